@@ -1,0 +1,64 @@
+/*
+ * buf.h - owned byte buffers with a hard cap (curl dynbuf, git strbuf), and
+ * borrowed slices (picohttpparser phr_header, h2o_iovec_t).
+ *
+ * Invariants of struct sc_buf:
+ *   1. b->p is never NULL after sc_buf_init (it points at a static "" until
+ *      the first append), and p[len] == '\0' always.
+ *   2. len <= max. An append that would pass max returns SC_ETOOBIG and
+ *      leaves the buffer unchanged.
+ *   3. sc_buf_take() is the only way to keep the bytes after sc_buf_release().
+ */
+#ifndef SC_UTIL_BUF_H
+#define SC_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/* A borrowed view. Lifetime: as stated by whoever returned it. */
+struct sc_slice {
+  const char *p;
+  size_t n;
+};
+
+#define SC_SLICE_LIT(s) ((struct sc_slice){(s), sizeof(s) - 1})
+
+int sc_slice_eq(struct sc_slice a, const char *lit);          /* exact */
+int sc_slice_case_eq(struct sc_slice a, const char *lit);     /* ASCII case-insensitive */
+
+struct sc_buf {
+  char *p;       /* see invariant 1 */
+  size_t len;
+  size_t cap;    /* allocated bytes (0 while p is the static "") */
+  size_t max;    /* hard cap on len */
+};
+
+/* Sets up an empty buffer whose length may never exceed max. Release with
+ * sc_buf_release(). Never fails. */
+void sc_buf_init(struct sc_buf *b, size_t max);
+/* Frees what b holds and leaves it empty (reusable, same max). */
+void sc_buf_release(struct sc_buf *b);
+/* Empties without freeing. */
+void sc_buf_reset(struct sc_buf *b);
+
+int sc_buf_append(struct sc_buf *b, const void *data, size_t n) SC_MUST_CHECK;
+int sc_buf_puts(struct sc_buf *b, const char *s) SC_MUST_CHECK;
+int sc_buf_putc(struct sc_buf *b, char c) SC_MUST_CHECK;
+int sc_buf_printf(struct sc_buf *b, const char *fmt, ...) SC_PRINTF(2, 3) SC_MUST_CHECK;
+/* Ensures room for n more bytes (capacity only). */
+int sc_buf_reserve(struct sc_buf *b, size_t n) SC_MUST_CHECK;
+/* Drops the first n bytes (n <= len). */
+void sc_buf_consume(struct sc_buf *b, size_t n);
+
+/* Transfers ownership of the bytes to the caller (free() them; never NULL,
+ * NUL-terminated), *n gets the length; b is left empty. Returns NULL only on
+ * allocation failure. */
+char *sc_buf_take(struct sc_buf *b, size_t *n);
+
+/* Duplicates n bytes into a fresh NUL-terminated heap string (free()); NULL on
+ * allocation failure. */
+char *sc_memdup0(const void *p, size_t n);
+
+#endif

@@ -52,6 +52,22 @@ static void main_usage(FILE *f) {
           "'shadowctl help <command>' or 'shadowctl <command> --help' explains a command.\n");
 }
 
+static void print_man(FILE *f) {
+  fprintf(f, ".TH SHADOWCTL 1 \"\" \"shadowctl %s\" \"User Commands\"\n", SHADOWCTL_VERSION);
+  fputs(".SH NAME\nshadowctl \\- shadow and canary testing of model endpoints with recorded traffic\n"
+        ".SH SYNOPSIS\n.B shadowctl\n[\\fB\\-q\\fR|\\fB\\-v\\fR] \\fIcommand\\fR [\\fIoptions\\fR]\n"
+        ".SH DESCRIPTION\nshadowctl records production HTTP request/response pairs (\\fBcapture\\fR), replays\n"
+        "them against the current and a candidate endpoint (\\fBreplay\\fR), compares every answer\n"
+        "(\\fBanalyze\\fR), writes a review-board report (\\fBreport\\fR) and gives CI a verdict\n"
+        "(\\fBgate\\fR).\n.SH COMMANDS\n", f);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    sc_opts_print_man_section(f, commands[i].desc);
+  fputs(".SH EXIT STATUS\n.TP\n0\nsuccess; gate: pass\n.TP\n1\nthe job failed; gate: a criterion was breached\n"
+        ".TP\n2\nusage or input error\n.TP\n3\ngate: inconclusive (too few samples or labels missing)\n"
+        ".SH FILES\nTraffic files (.shdw) and results databases are created mode 0600.\n"
+        "Their formats are documented in share/shadowctl/schemas.\n", f);
+}
+
 int sc_cli_exit_for(int code) {
   switch (code) {
   case SC_OK: return SC_EXIT_OK;
@@ -109,6 +125,12 @@ int main(int argc, char **argv) {
       return SC_EXIT_USAGE;
     }
     sc_opts_print_help(stdout, c->desc);
+    return SC_EXIT_OK;
+  }
+  if (!strcmp(name, "man")) {
+    /* Undocumented: writes shadowctl.1 (roff) from the option tables; the
+     * build installs its output as the man page. */
+    print_man(stdout);
     return SC_EXIT_OK;
   }
   if (!strcmp(name, "version")) {

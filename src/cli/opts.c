@@ -255,3 +255,53 @@ bad:
   sc_opts_usage_error(d, "invalid size '%s' for --%s: expected e.g. 4096, 64k, 1M, 2G", s ? s : "", opt);
   return -1;
 }
+
+/* roff-escapes text: backslashes, leading dots/quotes, hyphens in options. */
+static void roff(FILE *f, const char *s) {
+  int bol = 1;
+  for (; s && *s; s++) {
+    if (bol && (*s == '.' || *s == '\'')) fputs("\\&", f);
+    bol = 0;
+    if (*s == '\\') fputs("\\e", f);
+    else if (*s == '-') fputs("\\-", f);
+    else if (*s == '\n') { fputs("\n.br\n", f); bol = 1; }
+    else fputc(*s, f);
+  }
+}
+
+void sc_opts_print_man_section(FILE *f, const struct sc_cmd_desc *d) {
+  fprintf(f, ".SS \"shadowctl %s\"\n", d->name);
+  fputs(".B shadowctl ", f);
+  roff(f, d->name);
+  fputs("\n", f);
+  roff(f, d->synopsis);
+  fputs("\n.PP\n", f);
+  roff(f, d->summary);
+  fputs("\n", f);
+  if (d->description) {
+    fputs(".PP\n", f);
+    roff(f, d->description);
+    fputs("\n", f);
+  }
+  for (int i = 0; d->opts && d->opts[i].long_name; i++) {
+    const struct sc_opt *o = &d->opts[i];
+    fputs(".TP\n", f);
+    if (o->short_name) fprintf(f, "\\fB\\-%c\\fR, ", o->short_name);
+    fputs("\\fB\\-\\-", f);
+    roff(f, o->long_name);
+    fputs("\\fR", f);
+    if (o->arg != SC_ARG_NONE) {
+      fputs(o->arg == SC_ARG_OPTIONAL ? "[=\\fI" : " \\fI", f);
+      roff(f, o->argname ? o->argname : "ARG");
+      fputs(o->arg == SC_ARG_OPTIONAL ? "\\fR]" : "\\fR", f);
+    }
+    fputs("\n", f);
+    roff(f, o->help);
+    fputs("\n", f);
+  }
+  if (d->epilogue) {
+    fputs(".PP\n", f);
+    roff(f, d->epilogue);
+    fputs("\n", f);
+  }
+}

@@ -71,4 +71,7 @@ int sc_parse_percent(const struct sc_cmd_desc *d, const char *opt, const char *s
 int sc_parse_duration(const struct sc_cmd_desc *d, const char *opt, const char *s, double *seconds); /* 500ms, 10s, 5m, 1h, plain seconds */
 int sc_parse_size(const struct sc_cmd_desc *d, const char *opt, const char *s, unsigned long long *bytes); /* 1M, 64k, 1G, bytes */
 
+/* Writes one command's section of the man page (roff), from the same table. */
+void sc_opts_print_man_section(FILE *f, const struct sc_cmd_desc *desc);
+
 #endif

@@ -12,6 +12,7 @@
 #ifndef SC_TRAFFIC_TRAFFIC_H
 #define SC_TRAFFIC_TRAFFIC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "traffic/exchange.h"
@@ -70,11 +71,22 @@ struct sc_tf_reader;
  * file (bad magic)". Free with sc_tf_reader_close(). */
 int sc_tf_reader_open(struct sc_tf_reader **out, const char *path,
                       struct sc_error *err) SC_MUST_CHECK;
+/* Same, reading from memory (data borrowed until close; name used in
+ * messages). For fuzzing and tests. */
+int sc_tf_reader_open_mem(struct sc_tf_reader **out, const void *data, size_t len,
+                          const char *name, struct sc_error *err) SC_MUST_CHECK;
 const struct sc_tf_header *sc_tf_reader_header(const struct sc_tf_reader *r);
+/* 1 when the file is zstd-compressed (error offsets are then decompressed
+ * offsets), 0 when plain (offsets are file offsets). */
+int sc_tf_reader_compressed(const struct sc_tf_reader *r);
 /* Reads the next exchange into x (released and refilled by the call).
- * Returns 1 with an exchange, 0 at a clean end of file, or a negative
+ * Returns 1 with an exchange, 0 at a clean end of file (the trailer was read),
+ * or a negative
  * sc_err (SC_ETRUNC, SC_ECORRUPT, SC_EIO, SC_ENOMEM) with err set. After an
- * error, further calls return the same error. */
+ * error, further calls return the same error. A file without a trailer (an
+ * interrupted capture) ends with SC_ETRUNC "no trailer record" after its last
+ * whole exchange: callers that accept partial files treat SC_ETRUNC as the end
+ * (every whole exchange has been returned). */
 int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x,
                       struct sc_error *err) SC_MUST_CHECK;
 /* The trailer's stats once the reader has passed it (NULL before, or if the

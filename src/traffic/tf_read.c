@@ -1,0 +1,752 @@
+/*
+ * tf_read.c - the streaming traffic file reader. Reads the preamble, then
+ * frames one at a time (length, CRC-32, msgpack map) from a plain or zstd
+ * stream, never holding more than one frame plus one read chunk. Every byte is
+ * untrusted: lengths are capped, the CRC is checked, the msgpack structure is
+ * pre-scanned (element counts bounded by the bytes left) before msgpack-c
+ * builds objects, and every field's type is validated. Stage: traffic.
+ * Reference: schemas/traffic.md, msgpack spec, RFC 8878 (zstd).
+ *
+ * Invariants:
+ *   1. d[start..end) holds decompressed stream bytes not yet consumed; base is
+ *      the stream offset of d[start].
+ *   2. After the first error, r->err_code != 0 and every call returns it.
+ *   3. An EOF inside a frame (or before the trailer) is SC_ETRUNC; a frame
+ *      whose bytes are all present but wrong is SC_ECORRUPT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "traffic/tf_internal.h"
+#include "traffic/traffic.h"
+#include "util/buf.h"
+#include "util/limits.h"
+
+#define CHUNK (64u << 10)
+
+struct sc_tf_reader {
+  char *path;
+  int fd, own_fd;
+  const uint8_t *mem;     /* memory source (fuzzing, tests) */
+  size_t mem_len, mem_pos;
+  ZSTD_DCtx *dctx;        /* NULL when plain */
+  uint8_t *in;            /* compressed input chunk */
+  size_t in_len, in_pos;
+  int src_eof;
+  size_t zstd_pending;    /* last ZSTD_decompressStream hint (0 = frame complete) */
+  uint8_t *d;             /* see invariant 1 */
+  size_t cap, start, end;
+  uint64_t base;
+  uint64_t preamble;      /* SC_TF_PREAMBLE_LEN for plain files (offsets are file offsets), 0 for zstd */
+  uint64_t count;
+  uint64_t frame_off;     /* offset of the frame being parsed */
+  struct sc_tf_header hdr;
+  struct sc_tf_stats stats;
+  int have_stats;
+  int err_code;
+  struct sc_error saved;
+  msgpack_unpacked unp;
+};
+
+/* ---- byte source ------------------------------------------------------ */
+
+static int src_read(struct sc_tf_reader *r, uint8_t *p, size_t n, size_t *got, struct sc_error *err) {
+  *got = 0;
+  if (r->mem) {
+    size_t k = r->mem_len - r->mem_pos;
+    if (k > n) k = n;
+    memcpy(p, r->mem + r->mem_pos, k);
+    r->mem_pos += k;
+    *got = k;
+    return 0;
+  }
+  for (;;) {
+    ssize_t k = read(r->fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      int e = errno;
+      return sc_error_set(err, SC_EIO, "cannot read traffic file '%s': %s", r->path, strerror(e));
+    }
+    *got = (size_t)k;
+    return 0;
+  }
+}
+
+/* Makes room for at least `want` more bytes after end. */
+static int room(struct sc_tf_reader *r, size_t want, struct sc_error *err) {
+  if (r->start > 0 && (r->start == r->end || r->cap - r->end < want)) {
+    memmove(r->d, r->d + r->start, r->end - r->start);
+    r->end -= r->start;
+    r->base += r->start;
+    r->start = 0;
+  }
+  if (r->cap - r->end >= want) return 0;
+  size_t nc = r->cap ? r->cap : CHUNK;
+  while (nc - r->end < want) nc *= 2;
+  uint8_t *nd = realloc(r->d, nc);
+  if (!nd) return sc_error_set(err, SC_ENOMEM, "out of memory reading traffic file '%s'", r->path);
+  r->d = nd;
+  r->cap = nc;
+  return 0;
+}
+
+/* Adds more decompressed bytes. Returns 0 (maybe with no progress at EOF: the
+ * caller checks r->src_eof), or an error. */
+static int fill_some(struct sc_tf_reader *r, struct sc_error *err) {
+  int rc = room(r, CHUNK, err);
+  if (rc) return rc;
+  if (!r->dctx) {
+    size_t got = 0;
+    rc = src_read(r, r->d + r->end, r->cap - r->end, &got, err);
+    if (rc) return rc;
+    if (!got) r->src_eof = 1;
+    r->end += got;
+    return 0;
+  }
+  for (;;) {
+    if (r->in_pos == r->in_len && !r->src_eof) {
+      size_t got = 0;
+      rc = src_read(r, r->in, ZSTD_DStreamInSize(), &got, err);
+      if (rc) return rc;
+      r->in_len = got;
+      r->in_pos = 0;
+      if (!got) r->src_eof = 1;
+    }
+    if (r->in_pos == r->in_len && r->src_eof) return 0;
+    ZSTD_inBuffer ib = {r->in, r->in_len, r->in_pos};
+    ZSTD_outBuffer ob = {r->d, r->cap, r->end};
+    size_t z = ZSTD_decompressStream(r->dctx, &ob, &ib);
+    if (ZSTD_isError(z))
+      return sc_error_set(err, SC_ECORRUPT, "%llu exchanges read; %s corrupt at decompressed byte %llu: zstd: %s",
+                          (unsigned long long)r->count, r->path,
+                          (unsigned long long)(r->base + (r->end - r->start)), ZSTD_getErrorName(z));
+    r->zstd_pending = z;
+    r->in_pos = ib.pos;
+    size_t produced = ob.pos - r->end;
+    r->end = ob.pos;
+    if (produced) return 0;
+    if (r->end == r->cap) return 0;
+  }
+}
+
+/* Ensures `need` unconsumed bytes. Returns 1 when they are there, 0 at EOF
+ * with fewer, or an error. */
+static int fill(struct sc_tf_reader *r, size_t need, struct sc_error *err) {
+  while (r->end - r->start < need) {
+    if (r->src_eof && (!r->dctx || r->in_pos == r->in_len)) return 0;
+    size_t before = r->end - r->start;
+    int rc = fill_some(r, err);
+    if (rc) return rc;
+    if (r->end - r->start == before && r->src_eof && (!r->dctx || r->in_pos == r->in_len)) return 0;
+  }
+  return 1;
+}
+
+static int fail(struct sc_tf_reader *r, int code, struct sc_error *err, const char *reason) {
+  const char *what = code == SC_ETRUNC ? "truncated" : "corrupt";
+  sc_error_set(err, code, "%llu exchanges read; %s %s at %sbyte %llu: %s", (unsigned long long)r->count, r->path,
+               what, r->dctx ? "decompressed " : "", (unsigned long long)(r->frame_off + r->preamble), reason);
+  return code;
+}
+
+/* ---- msgpack pre-scan -------------------------------------------------- */
+
+static uint64_t be(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* Walks one msgpack object of p[0..n) without building it: every declared
+ * container count must fit in the bytes left (each element takes >= 1 byte),
+ * so msgpack-c's allocations stay proportional to n. Returns 0 when the
+ * payload is exactly one well-formed object. */
+static int prescan(const uint8_t *p, size_t n, const char **why) {
+  size_t i = 0;
+  uint64_t pending = 1;
+  while (pending) {
+    if (i >= n) {
+      *why = "msgpack: object ends early";
+      return -1;
+    }
+    uint8_t b = p[i++];
+    uint64_t skip = 0, items = 0;
+    int lenbytes = 0, extra = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+    } else if (b >= 0x80 && b <= 0x8f) {
+      items = 2u * (b & 0x0f);
+    } else if (b >= 0x90 && b <= 0x9f) {
+      items = b & 0x0f;
+    } else if (b >= 0xa0 && b <= 0xbf) {
+      skip = b & 0x1f;
+    } else {
+      switch (b) {
+      case 0xc4: case 0xd9: lenbytes = 1; break;
+      case 0xc5: case 0xda: lenbytes = 2; break;
+      case 0xc6: case 0xdb: lenbytes = 4; break;
+      case 0xc7: lenbytes = 1; extra = 1; break;
+      case 0xc8: lenbytes = 2; extra = 1; break;
+      case 0xc9: lenbytes = 4; extra = 1; break;
+      case 0xca: skip = 4; break;
+      case 0xcb: skip = 8; break;
+      case 0xcc: case 0xd0: skip = 1; break;
+      case 0xcd: case 0xd1: skip = 2; break;
+      case 0xce: case 0xd2: skip = 4; break;
+      case 0xcf: case 0xd3: skip = 8; break;
+      case 0xd4: skip = 2; break;
+      case 0xd5: skip = 3; break;
+      case 0xd6: skip = 5; break;
+      case 0xd7: skip = 9; break;
+      case 0xd8: skip = 17; break;
+      case 0xdc: case 0xdd: case 0xde: case 0xdf: {
+        int lb = (b == 0xdc || b == 0xde) ? 2 : 4;
+        if (n - i < (size_t)lb) {
+          *why = "msgpack: container header cut";
+          return -1;
+        }
+        items = be(p + i, lb);
+        i += (size_t)lb;
+        if (b >= 0xde) items *= 2;
+        break;
+      }
+      default:
+        *why = "msgpack: invalid type byte 0xc1";
+        return -1;
+      }
+    }
+    if (lenbytes) {
+      if (n - i < (size_t)lenbytes) {
+        *why = "msgpack: length cut";
+        return -1;
+      }
+      skip = be(p + i, lenbytes) + (uint64_t)extra;
+      i += (size_t)lenbytes;
+    }
+    if (skip > n - i) {
+      *why = "msgpack: string or binary longer than the record";
+      return -1;
+    }
+    i += (size_t)skip;
+    pending--;
+    if (items && pending + items > n - i) {
+      *why = "msgpack: container count larger than the record";
+      return -1;
+    }
+    pending += items;
+  }
+  if (i != n) {
+    *why = "msgpack: bytes after the record's map";
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- typed field access ------------------------------------------------ */
+
+static int key_is(const msgpack_object *k, const char *s) {
+  size_t n = strlen(s);
+  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t max, uint64_t *v) {
+  if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) return -1;
+  *v = o->via.u64;
+  return 0;
+}
+
+/* str, bin or nil -> owned NUL-terminated copy (NULL for nil). */
+static int get_bytes(const msgpack_object *o, int allow_nil, char **out, size_t *len) {
+  const char *p;
+  size_t n;
+  if (o->type == MSGPACK_OBJECT_NIL && allow_nil) {
+    free(*out);
+    *out = NULL;
+    if (len) *len = 0;
+    return 0;
+  }
+  if (o->type == MSGPACK_OBJECT_STR) {
+    p = o->via.str.ptr;
+    n = o->via.str.size;
+  } else if (o->type == MSGPACK_OBJECT_BIN) {
+    p = o->via.bin.ptr;
+    n = o->via.bin.size;
+  } else {
+    return -1;
+  }
+  char *c = sc_memdup0(p, n);
+  if (!c) return -2;
+  free(*out);
+  *out = c;
+  if (len) *len = n;
+  return 0;
+}
+
+#define BAD(msg)       \
+  do {                 \
+    *why = (msg);      \
+    return SC_ECORRUPT; \
+  } while (0)
+#define BYTES(o, nil, dst, len, name)                 \
+  do {                                                \
+    int b_ = get_bytes((o), (nil), (dst), (len));     \
+    if (b_ == -2) return SC_ENOMEM;                   \
+    if (b_) BAD("'" name "': expected a string");     \
+  } while (0)
+
+static int read_headers(const msgpack_object *o, struct sc_http_msg *m, const char **why) {
+  if (o->type != MSGPACK_OBJECT_ARRAY) BAD("'headers': expected an array");
+  size_t n = o->via.array.size;
+  if (n > SC_TF_MAX_HEADERS_READ) BAD("'headers': too many header lines");
+  for (size_t i = 0; i < m->n_headers; i++) {
+    free(m->headers[i].name);
+    free(m->headers[i].value);
+  }
+  free(m->headers);
+  m->headers = NULL;
+  m->n_headers = 0;
+  if (!n) return 0;
+  m->headers = calloc(n, sizeof *m->headers);
+  if (!m->headers) return SC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const msgpack_object *e = &o->via.array.ptr[i];
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2) BAD("'headers': entry is not [name, value]");
+    struct sc_hdr *h = &m->headers[i];
+    m->n_headers = i + 1;
+    int b1 = get_bytes(&e->via.array.ptr[0], 0, &h->name, &h->name_len);
+    int b2 = b1 ? 0 : get_bytes(&e->via.array.ptr[1], 0, &h->value, &h->value_len);
+    if (b1 == -2 || b2 == -2) return SC_ENOMEM;
+    if (b1 || b2) BAD("'headers': name or value is not a string");
+  }
+  return 0;
+}
+
+static int read_msg(const msgpack_object *o, struct sc_http_msg *m, const char **why) {
+  if (o->type != MSGPACK_OBJECT_MAP) BAD("'req'/'resp': expected a map");
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    uint64_t u;
+    if (key_is(k, "method")) {
+      BYTES(v, 1, &m->method, NULL, "method");
+    } else if (key_is(k, "target")) {
+      BYTES(v, 1, &m->target, NULL, "target");
+    } else if (key_is(k, "reason")) {
+      BYTES(v, 1, &m->reason, NULL, "reason");
+    } else if (key_is(k, "status")) {
+      if (get_u64(v, 999, &u)) BAD("'status': expected an integer 0..999");
+      m->status = (int)u;
+    } else if (key_is(k, "version")) {
+      uint64_t a, b;
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2 || get_u64(&v->via.array.ptr[0], 255, &a) ||
+          get_u64(&v->via.array.ptr[1], 255, &b))
+        BAD("'version': expected [major, minor]");
+      m->version_major = (uint8_t)a;
+      m->version_minor = (uint8_t)b;
+    } else if (key_is(k, "headers")) {
+      int rc = read_headers(v, m, why);
+      if (rc) return rc;
+    } else if (key_is(k, "body")) {
+      char *b = (char *)m->body;
+      int g = get_bytes(v, 1, &b, &m->body_len);
+      if (g == -2) return SC_ENOMEM;
+      if (g) BAD("'body': expected binary");
+      m->body = (uint8_t *)b;
+      if (m->body && m->body_len == 0) {
+        free(m->body);
+        m->body = NULL;
+      }
+    } else if (key_is(k, "body_wire_len")) {
+      if (get_u64(v, UINT64_MAX, &m->body_wire_len)) BAD("'body_wire_len': expected an unsigned integer");
+    }
+  }
+  return 0;
+}
+
+static int read_conn(const msgpack_object *o, struct sc_conn_info *c, const char **why) {
+  if (o->type != MSGPACK_OBJECT_MAP) BAD("'conn': expected a map");
+  const msgpack_object *cli = NULL, *srv = NULL;
+  uint64_t u;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    if (key_is(k, "family")) {
+      if (get_u64(v, 6, &u) || (u != 4 && u != 6)) BAD("'family': expected 4 or 6");
+      c->family = (uint8_t)u;
+    } else if (key_is(k, "client")) {
+      cli = v;
+    } else if (key_is(k, "server")) {
+      srv = v;
+    } else if (key_is(k, "client_port")) {
+      if (get_u64(v, 65535, &u)) BAD("'client_port': expected 0..65535");
+      c->client_port = (uint16_t)u;
+    } else if (key_is(k, "server_port")) {
+      if (get_u64(v, 65535, &u)) BAD("'server_port': expected 0..65535");
+      c->server_port = (uint16_t)u;
+    } else if (key_is(k, "conn_id")) {
+      if (get_u64(v, UINT64_MAX, &c->conn_id)) BAD("'conn_id': expected an unsigned integer");
+    }
+  }
+  size_t alen = c->family == 6 ? 16 : 4;
+  if (!c->family) c->family = 4;
+  if (cli) {
+    if (cli->type != MSGPACK_OBJECT_BIN || cli->via.bin.size != alen) BAD("'client': address of wrong size");
+    memcpy(c->client_addr, cli->via.bin.ptr, alen);
+  }
+  if (srv) {
+    if (srv->type != MSGPACK_OBJECT_BIN || srv->via.bin.size != alen) BAD("'server': address of wrong size");
+    memcpy(c->server_addr, srv->via.bin.ptr, alen);
+  }
+  return 0;
+}
+
+static int read_exchange(const msgpack_object *o, struct sc_exchange *x, const char **why) {
+  int rc = 0;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    if (key_is(k, "id")) {
+      if (get_u64(v, UINT64_MAX, &x->id)) BAD("'id': expected an unsigned integer");
+    } else if (key_is(k, "conn")) {
+      rc = read_conn(v, &x->conn, why);
+    } else if (key_is(k, "req")) {
+      rc = read_msg(v, &x->req, why);
+    } else if (key_is(k, "resp")) {
+      rc = read_msg(v, &x->resp, why);
+    } else if (key_is(k, "ts")) {
+      uint64_t t[4];
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 4) BAD("'ts': expected 4 timestamps");
+      for (int j = 0; j < 4; j++)
+        if (get_u64(&v->via.array.ptr[j], UINT64_MAX, &t[j])) BAD("'ts': expected unsigned integers");
+      x->t_req_first = t[0];
+      x->t_req_last = t[1];
+      x->t_resp_first = t[2];
+      x->t_resp_last = t[3];
+    } else if (key_is(k, "flags")) {
+      uint64_t u;
+      if (get_u64(v, UINT32_MAX, &u)) BAD("'flags': expected a 32-bit unsigned integer");
+      x->flags = (uint32_t)u;
+    }
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int read_header_map(const msgpack_object *o, struct sc_tf_header *h, int *zstd_named, const char **why) {
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    uint64_t u;
+    if (key_is(k, "version")) {
+      if (get_u64(v, UINT32_MAX, &u)) BAD("'version': expected an unsigned integer");
+      h->version = (uint32_t)u;
+    } else if (key_is(k, "created_ns")) {
+      if (get_u64(v, UINT64_MAX, &h->created_ns)) BAD("'created_ns': expected an unsigned integer");
+    } else if (key_is(k, "source_kind")) {
+      BYTES(v, 1, &h->source_kind, NULL, "source_kind");
+    } else if (key_is(k, "source")) {
+      BYTES(v, 1, &h->source, NULL, "source");
+    } else if (key_is(k, "filter")) {
+      BYTES(v, 1, &h->filter, NULL, "filter");
+    } else if (key_is(k, "host")) {
+      BYTES(v, 1, &h->host, NULL, "host");
+    } else if (key_is(k, "tool")) {
+      BYTES(v, 1, &h->tool, NULL, "tool");
+    } else if (key_is(k, "compression")) {
+      *zstd_named = v->type == MSGPACK_OBJECT_STR && v->via.str.size == 4 && !memcmp(v->via.str.ptr, "zstd", 4);
+    } else if (key_is(k, "redactions")) {
+      if (v->type != MSGPACK_OBJECT_ARRAY) BAD("'redactions': expected an array");
+      for (uint32_t j = 0; j < h->n_redactions; j++) free(h->redactions[j]);
+      free(h->redactions);
+      h->n_redactions = 0;
+      h->redactions = calloc(v->via.array.size + 1, sizeof *h->redactions);
+      if (!h->redactions) return SC_ENOMEM;
+      for (uint32_t j = 0; j < v->via.array.size; j++) {
+        h->n_redactions = j + 1;
+        BYTES(&v->via.array.ptr[j], 0, &h->redactions[j], NULL, "redactions");
+      }
+    }
+  }
+  return 0;
+}
+
+static int read_stats_map(const msgpack_object *o, struct sc_tf_stats *s, const char **why) {
+  struct {
+    const char *k;
+    uint64_t *v;
+  } f[] = {
+      {"packets", &s->packets}, {"bytes", &s->bytes}, {"connections", &s->connections},
+      {"exchanges", &s->exchanges}, {"unpaired_requests", &s->unpaired_requests},
+      {"unpaired_responses", &s->unpaired_responses}, {"kernel_drops", &s->kernel_drops},
+      {"iface_drops", &s->iface_drops}, {"stream_gaps", &s->stream_gaps},
+      {"truncated_bodies", &s->truncated_bodies}, {"parse_errors", &s->parse_errors},
+      {"non_http_flows", &s->non_http_flows}, {"ip_fragments", &s->ip_fragments},
+      {"mem_evictions", &s->mem_evictions}, {"idle_evictions", &s->idle_evictions},
+      {"first_ts_ns", &s->first_ts_ns}, {"last_ts_ns", &s->last_ts_ns},
+  };
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
+      if (key_is(k, f[j].k) && get_u64(v, UINT64_MAX, f[j].v)) BAD("trailer: counter is not an unsigned integer");
+  }
+  return 0;
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+enum frame_kind { FK_HEADER = 'h', FK_EXCHANGE = 'x', FK_STATS = 's', FK_OTHER = '?', FK_EOF = 0 };
+
+/* Reads the next frame into r->unp. Returns the frame kind, FK_EOF at a clean
+ * end of the stream (no bytes left), or a negative error (err set). */
+static int next_frame(struct sc_tf_reader *r, uint32_t max_len, const msgpack_object **map, struct sc_error *err) {
+  r->frame_off = r->base + r->start;
+  int f = fill(r, SC_TF_FRAME_PREFIX, err);
+  if (f < 0) return f;
+  if (f == 0) {
+    if (r->end == r->start) return FK_EOF; /* the caller decides whether that is clean */
+    return fail(r, SC_ETRUNC, err, "file ends inside a frame header");
+  }
+  const uint8_t *p = r->d + r->start;
+  uint32_t len = (uint32_t)be(p, 4), crc = (uint32_t)be(p + 4, 4);
+  if (len == 0 || len > max_len) {
+    char why[96];
+    snprintf(why, sizeof why, "frame length %u out of range (1..%u)", len, max_len);
+    return fail(r, SC_ECORRUPT, err, why);
+  }
+  f = fill(r, SC_TF_FRAME_PREFIX + (size_t)len, err);
+  if (f < 0) return f;
+  if (f == 0) return fail(r, SC_ETRUNC, err, "file ends inside a frame");
+  p = r->d + r->start + SC_TF_FRAME_PREFIX;
+  if ((uint32_t)crc32(0L, p, len) != crc) return fail(r, SC_ECORRUPT, err, "checksum mismatch");
+  const char *why = NULL;
+  if (prescan(p, len, &why)) return fail(r, SC_ECORRUPT, err, why);
+  size_t off = 0;
+  msgpack_unpack_return ur = msgpack_unpack_next(&r->unp, (const char *)p, len, &off);
+  if (ur == MSGPACK_UNPACK_NOMEM_ERROR) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
+  if (ur != MSGPACK_UNPACK_SUCCESS || off != len) return fail(r, SC_ECORRUPT, err, "msgpack: malformed record");
+  const msgpack_object *o = &r->unp.data;
+  if (o->type != MSGPACK_OBJECT_MAP) return fail(r, SC_ECORRUPT, err, "record is not a map");
+  r->start += SC_TF_FRAME_PREFIX + (size_t)len;
+  *map = o;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    if (key_is(k, "t")) {
+      if (v->type != MSGPACK_OBJECT_STR || v->via.str.size != 1) return fail(r, SC_ECORRUPT, err, "'t': expected a one-letter string");
+      char t = v->via.str.ptr[0];
+      return t == 'h' || t == 'x' || t == 's' ? t : FK_OTHER;
+    }
+  }
+  return fail(r, SC_ECORRUPT, err, "record has no type key 't'");
+}
+
+static int reader_open_common(struct sc_tf_reader *r, struct sc_error *err) {
+  int rc = 0;
+  uint8_t pre[SC_TF_PREAMBLE_LEN];
+  size_t have = 0;
+  while (have < sizeof pre) {
+    size_t got = 0;
+    rc = src_read(r, pre + have, sizeof pre - have, &got, err);
+    if (rc) return rc;
+    if (!got) break;
+    have += got;
+  }
+  if (have == 0) return sc_error_set(err, SC_EPARSE_MSGPACK, "'%s' is empty, not a shadowctl traffic file", r->path);
+  if (have < 4 || memcmp(pre, SC_TF_MAGIC, 4) != 0)
+    return sc_error_set(err, SC_EPARSE_MSGPACK, "'%s' is not a shadowctl traffic file (bad magic)", r->path);
+  if (have < sizeof pre)
+    return sc_error_set(err, SC_ETRUNC, "0 exchanges read; %s truncated at byte %zu: file ends inside the preamble",
+                        r->path, have);
+  if (pre[4] != SC_TF_VERSION)
+    return sc_error_set(err, SC_EVERSION, "'%s': traffic file format version %u is not supported (this shadowctl reads %u)",
+                        r->path, pre[4], SC_TF_VERSION);
+  if (pre[5] & ~SC_TF_FLAG_ZSTD)
+    return sc_error_set(err, SC_EVERSION, "'%s': unknown traffic file flags 0x%02x", r->path, pre[5]);
+  if (pre[5] & SC_TF_FLAG_ZSTD) {
+    r->dctx = ZSTD_createDCtx();
+    r->in = malloc(ZSTD_DStreamInSize());
+    if (!r->dctx || !r->in) return sc_error_set(err, SC_ENOMEM, "out of memory");
+    ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, SC_TF_ZSTD_WINDOW_LOG_MAX);
+  } else {
+    r->preamble = SC_TF_PREAMBLE_LEN;
+  }
+  const msgpack_object *o = NULL;
+  int k = next_frame(r, SC_MAX_HEADER_RECORD, &o, err);
+  if (k < 0) return k;
+  if (k == FK_EOF) {
+    r->frame_off = r->base + r->start;
+    return fail(r, SC_ETRUNC, err, "no header record");
+  }
+  if (k != FK_HEADER) return fail(r, SC_ECORRUPT, err, "first record is not the file header");
+  const char *why = NULL;
+  int zstd_named = 0;
+  rc = read_header_map(o, &r->hdr, &zstd_named, &why);
+  if (rc == SC_ENOMEM) return sc_error_set(err, rc, "out of memory");
+  if (rc) return fail(r, rc, err, why);
+  if (r->hdr.version != SC_TF_VERSION)
+    return sc_error_set(err, SC_EVERSION, "'%s': header says format version %u, this shadowctl reads %u", r->path,
+                        r->hdr.version, SC_TF_VERSION);
+  return 0;
+}
+
+static int reader_new(struct sc_tf_reader **out, const char *name, struct sc_error *err) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) return sc_error_set(err, SC_ENOMEM, "out of memory");
+  (*out)->fd = -1;
+  (*out)->path = strdup(name ? name : "-");
+  msgpack_unpacked_init(&(*out)->unp);
+  if (!(*out)->path) {
+    sc_tf_reader_close(*out);
+    *out = NULL;
+    return sc_error_set(err, SC_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+int sc_tf_reader_open(struct sc_tf_reader **out, const char *path, struct sc_error *err) {
+  struct sc_tf_reader *r = NULL;
+  *out = NULL;
+  int rc = reader_new(&r, path, err);
+  if (rc) return rc;
+  if (!strcmp(r->path, "-")) {
+    r->fd = STDIN_FILENO;
+  } else {
+    r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+      int e = errno;
+      rc = sc_error_set(err, e == ENOENT ? SC_ENOENT : e == EACCES ? SC_EACCES : SC_EIO,
+                        "cannot open traffic file '%s': %s", r->path, strerror(e));
+      goto out;
+    }
+    r->own_fd = 1;
+  }
+  rc = reader_open_common(r, err);
+out:
+  if (rc) {
+    sc_tf_reader_close(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+int sc_tf_reader_open_mem(struct sc_tf_reader **out, const void *data, size_t len, const char *name,
+                          struct sc_error *err) {
+  struct sc_tf_reader *r = NULL;
+  *out = NULL;
+  int rc = reader_new(&r, name ? name : "<memory>", err);
+  if (rc) return rc;
+  static const uint8_t empty[1];
+  r->mem = data ? data : empty;
+  r->mem_len = data ? len : 0;
+  rc = reader_open_common(r, err);
+  if (rc) {
+    sc_tf_reader_close(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+const struct sc_tf_header *sc_tf_reader_header(const struct sc_tf_reader *r) { return &r->hdr; }
+
+int sc_tf_reader_compressed(const struct sc_tf_reader *r) { return r->dctx != NULL; }
+
+int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
+  sc_exchange_release(x);
+  if (r->err_code) {
+    if (err) *err = r->saved;
+    return r->err_code;
+  }
+  if (r->have_stats) return 0;
+  int rc = 0;
+  for (;;) {
+    const msgpack_object *o = NULL;
+    int k = next_frame(r, SC_MAX_RECORD_BYTES, &o, err);
+    if (k < 0) {
+      rc = k;
+      break;
+    }
+    if (k == FK_EOF) {
+      rc = fail(r, SC_ETRUNC, err,
+                r->dctx && r->zstd_pending ? "compressed stream cut (data after the last flush point is lost)"
+                                           : "no trailer record (capture interrupted?)");
+      break;
+    }
+    const char *why = NULL;
+    if (k == FK_EXCHANGE) {
+      rc = read_exchange(o, x, &why);
+      if (rc == SC_ENOMEM) {
+        sc_error_set(err, rc, "out of memory reading '%s'", r->path);
+        break;
+      }
+      if (rc) {
+        sc_exchange_release(x);
+        rc = fail(r, rc, err, why);
+        break;
+      }
+      r->count++;
+      return 1;
+    }
+    if (k == FK_STATS) {
+      rc = read_stats_map(o, &r->stats, &why);
+      if (rc) {
+        rc = fail(r, rc, err, why);
+        break;
+      }
+      r->frame_off = r->base + r->start;
+      int f = fill(r, 1, err);
+      if (f < 0) {
+        rc = f;
+        break;
+      }
+      if (f > 0) {
+        rc = fail(r, SC_ECORRUPT, err, "data after the trailer record");
+        break;
+      }
+      r->have_stats = 1;
+      return 0;
+    }
+    if (k == FK_HEADER) {
+      rc = fail(r, SC_ECORRUPT, err, "second header record");
+      break;
+    }
+    /* FK_OTHER: a record type from a newer writer; skipped. */
+  }
+  r->err_code = rc;
+  if (err) r->saved = *err;
+  else sc_error_set(&r->saved, rc, "%s", sc_strerror(rc));
+  return rc;
+}
+
+const struct sc_tf_stats *sc_tf_reader_stats(const struct sc_tf_reader *r) {
+  return r->have_stats ? &r->stats : NULL;
+}
+
+uint64_t sc_tf_reader_count(const struct sc_tf_reader *r) { return r->count; }
+
+uint64_t sc_tf_reader_offset(const struct sc_tf_reader *r) { return r->base + r->start + r->preamble; }
+
+void sc_tf_reader_close(struct sc_tf_reader *r) {
+  if (!r) return;
+  if (r->own_fd) close(r->fd);
+  ZSTD_freeDCtx(r->dctx);
+  free(r->in);
+  free(r->d);
+  msgpack_unpacked_destroy(&r->unp);
+  sc_tf_header_release(&r->hdr);
+  free(r->path);
+  free(r);
+}
+
+void sc_tf_header_release(struct sc_tf_header *h) {
+  if (!h) return;
+  free(h->source_kind);
+  free(h->source);
+  free(h->filter);
+  free(h->host);
+  free(h->tool);
+  for (uint32_t i = 0; i < h->n_redactions; i++) free(h->redactions[i]);
+  free(h->redactions);
+  memset(h, 0, sizeof *h);
+}

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
   config_json    TEXT,                       -- effective configuration (JSON)
   argv           TEXT,                       -- command line that started the run
   host           TEXT,
+  pid            INTEGER,                    -- replaying process; a 'running' run whose pid is gone on this host was killed (shown as interrupted)
   started_at     TEXT NOT NULL,
   finished_at    TEXT,
   status         TEXT NOT NULL DEFAULT 'running'
@@ -100,6 +101,12 @@ CREATE TABLE IF NOT EXISTS responses (
   status        INTEGER,                    -- HTTP status, NULL on error
   error         TEXT CHECK (error IS NULL OR error IN
                   ('refused', 'reset', 'timeout', 'connect', 'malformed', 'too_large', 'closed', 'other')),
+                                            -- refused: connection refused; reset: ECONNRESET/EPIPE;
+                                            -- timeout: --timeout passed (connect, write or read);
+                                            -- connect: other connect failure; malformed: invalid HTTP;
+                                            -- too_large: response over the read limit (64 MiB);
+                                            -- closed: connection closed before the response was complete
+                                            -- (no redirect is ever followed: a 3xx is recorded as is)
   latency_us    REAL,                       -- intended send time (or send start) -> last byte
   ttfb_us       REAL,                       -- send start -> first response byte
   sent_ns       INTEGER,                    -- actual send start (monotonic ns from run start)

@@ -1,0 +1,373 @@
+/*
+ * writer.c - results database writer: runs, run_targets, steps and the
+ * batched exchanges/responses writer. Stage: store.
+ * Reference: schemas/results.sql, writer.h.
+ *
+ * Invariants:
+ *   1. Every statement is prepared; captured bytes are bound, never pasted.
+ *   2. w->in_txn is 1 exactly while a BEGIN of this writer is open.
+ *   3. A failed step rolls the open batch back, so the file only ever holds
+ *      whole batches (each exchange with all its responses when the caller
+ *      adds them together).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "store/writer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "store/db.h"
+#include "util/clock.h"
+
+static void now_iso(char *out, unsigned n) { sc_fmt_time_iso(sc_clock_real_ns(), out, n); }
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(st, i);
+}
+
+/* Steps a statement that returns no rows; resets it. */
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct sc_error *err) {
+  int rc = sqlite3_step(st);
+  int ret = SC_OK;
+  if (rc != SQLITE_DONE) ret = sc_db_err(db, what, err);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return ret;
+}
+
+static int exec1(sqlite3 *db, const char *sql, sqlite3_stmt **out, struct sc_error *err) {
+  return sc_db_prepare(db, out, sql, err);
+}
+
+int sc_store_run_begin(sqlite3 *db, const struct sc_run_info *ri, int64_t *run_id,
+                       struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db,
+                 "INSERT INTO runs (traffic_file, mode, fraction, steps, seed, key_spec, current_url,"
+                 " candidate_url, secondary_url, pacing, concurrency, config_json, argv, host, pid,"
+                 " started_at, status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+                 "'running')",
+                 &st, err);
+  if (rc) return rc;
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  char ts[40];
+  now_iso(ts, sizeof ts);
+  bind_text_or_null(st, 1, ri->traffic_file ? ri->traffic_file : "");
+  bind_text_or_null(st, 2, ri->mode);
+  sqlite3_bind_double(st, 3, ri->fraction);
+  bind_text_or_null(st, 4, ri->steps_json);
+  sqlite3_bind_int64(st, 5, (sqlite3_int64)ri->seed);
+  bind_text_or_null(st, 6, ri->key_spec);
+  bind_text_or_null(st, 7, ri->current_url ? ri->current_url : "");
+  bind_text_or_null(st, 8, ri->candidate_url);
+  bind_text_or_null(st, 9, ri->secondary_url);
+  bind_text_or_null(st, 10, ri->pacing ? ri->pacing : "max");
+  sqlite3_bind_int64(st, 11, ri->concurrency);
+  bind_text_or_null(st, 12, ri->config_json);
+  bind_text_or_null(st, 13, ri->argv);
+  bind_text_or_null(st, 14, host[0] ? host : NULL);
+  sqlite3_bind_int64(st, 15, (sqlite3_int64)getpid());
+  bind_text_or_null(st, 16, ts);
+  rc = step_done(db, st, "cannot record run", err);
+  if (!rc) *run_id = sqlite3_last_insert_rowid(db);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_run_capture(sqlite3 *db, int64_t run_id, const struct sc_run_capture *c,
+                         struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db,
+                 "UPDATE runs SET capture_exchanges=?2, capture_kernel_drops=?3, capture_stream_gaps=?4,"
+                 " capture_truncated=?5, capture_unpaired=?6, capture_first_ns=?7, capture_last_ns=?8"
+                 " WHERE id=?1",
+                 &st, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int64(st, 2, c->exchanges);
+  sqlite3_bind_int64(st, 3, c->kernel_drops);
+  sqlite3_bind_int64(st, 4, c->stream_gaps);
+  sqlite3_bind_int64(st, 5, c->truncated);
+  sqlite3_bind_int64(st, 6, c->unpaired);
+  sqlite3_bind_int64(st, 7, c->first_ns);
+  sqlite3_bind_int64(st, 8, c->last_ns);
+  rc = step_done(db, st, "cannot record capture statistics", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_run_finish(sqlite3 *db, int64_t run_id, const char *status, const char *reason,
+                        int aborted_step, const char *traffic_error, struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db,
+                 "UPDATE runs SET status=?2, status_reason=?3, aborted_step=?4, traffic_error=?5,"
+                 " finished_at=?6, requests=(SELECT COUNT(*) FROM exchanges WHERE run_id=?1)"
+                 " WHERE id=?1",
+                 &st, err);
+  if (rc) return rc;
+  char ts[40];
+  now_iso(ts, sizeof ts);
+  sqlite3_bind_int64(st, 1, run_id);
+  bind_text_or_null(st, 2, status);
+  bind_text_or_null(st, 3, reason);
+  if (aborted_step >= 0) sqlite3_bind_int(st, 4, aborted_step);
+  else sqlite3_bind_null(st, 4);
+  bind_text_or_null(st, 5, traffic_error);
+  bind_text_or_null(st, 6, ts);
+  rc = step_done(db, st, "cannot record run status", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_run_target(sqlite3 *db, int64_t run_id, const char *target, const char *url,
+                        int64_t sent, int64_t shed, int64_t errors, int64_t conns,
+                        struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db,
+                 "INSERT INTO run_targets (run_id, target, url, sent, shed, errors, connections_opened)"
+                 " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(run_id, target) DO UPDATE SET"
+                 " url=excluded.url, sent=excluded.sent, shed=excluded.shed, errors=excluded.errors,"
+                 " connections_opened=excluded.connections_opened",
+                 &st, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  bind_text_or_null(st, 2, target);
+  bind_text_or_null(st, 3, url);
+  sqlite3_bind_int64(st, 4, sent);
+  sqlite3_bind_int64(st, 5, shed);
+  sqlite3_bind_int64(st, 6, errors);
+  sqlite3_bind_int64(st, 7, conns);
+  rc = step_done(db, st, "cannot record target counters", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_step_begin(sqlite3 *db, int64_t run_id, int step, double fraction,
+                        struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db, "INSERT OR REPLACE INTO steps (run_id, step, fraction, started_at) VALUES (?1,?2,?3,?4)",
+                 &st, err);
+  if (rc) return rc;
+  char ts[40];
+  now_iso(ts, sizeof ts);
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int(st, 2, step);
+  sqlite3_bind_double(st, 3, fraction);
+  bind_text_or_null(st, 4, ts);
+  rc = step_done(db, st, "cannot record step", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_step_end(sqlite3 *db, int64_t run_id, int step, int64_t exchanges,
+                      const char *verdict, struct sc_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = exec1(db, "UPDATE steps SET finished_at=?3, exchanges=?4, verdict=?5 WHERE run_id=?1 AND step=?2",
+                 &st, err);
+  if (rc) return rc;
+  char ts[40];
+  now_iso(ts, sizeof ts);
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int(st, 2, step);
+  bind_text_or_null(st, 3, ts);
+  sqlite3_bind_int64(st, 4, exchanges);
+  bind_text_or_null(st, 5, verdict);
+  rc = step_done(db, st, "cannot record step", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int sc_store_reap_dead_runs(sqlite3 *db, int *n, struct sc_error *err) {
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  *n = 0;
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  int rc = exec1(db, "SELECT id, pid FROM runs WHERE status='running' AND host IS ?1", &sel, err);
+  if (!rc)
+    rc = exec1(db,
+               "UPDATE runs SET status='interrupted', status_reason='process died (killed or crashed)',"
+               " requests=(SELECT COUNT(*) FROM exchanges WHERE run_id=?1) WHERE id=?1 AND status='running'",
+               &upd, err);
+  if (rc) goto out;
+  bind_text_or_null(sel, 1, host[0] ? host : NULL);
+  int s;
+  while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(sel, 0);
+    int64_t pid = sqlite3_column_int64(sel, 1);
+    if (pid <= 0 || pid == (int64_t)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to probe) */
+    sqlite3_bind_int64(upd, 1, id);
+    rc = step_done(db, upd, "cannot mark dead run", err);
+    if (rc) goto out;
+    (*n)++;
+  }
+  if (s != SQLITE_DONE) rc = sc_db_err(db, "cannot list runs", err);
+out:
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return rc;
+}
+
+/* ---- batched writer ---- */
+
+struct sc_store_writer {
+  sqlite3 *db;
+  int64_t run_id;
+  unsigned batch_rows;
+  unsigned pending;      /* rows in the open transaction */
+  uint64_t committed;
+  int in_txn;            /* invariant 2 */
+  sqlite3_stmt *ins_x, *ins_r, *begin, *commit, *rollback;
+};
+
+int sc_store_writer_new(struct sc_store_writer **out, sqlite3 *db, int64_t run_id,
+                        unsigned batch_rows, struct sc_error *err) {
+  *out = NULL;
+  struct sc_store_writer *w = calloc(1, sizeof *w);
+  if (!w) return sc_error_set(err, SC_ENOMEM, "out of memory");
+  w->db = db;
+  w->run_id = run_id;
+  w->batch_rows = batch_rows ? batch_rows : 1;
+  int rc = sc_db_prepare(db, &w->ins_x,
+                         "INSERT INTO exchanges (run_id, seq, exchange_id, step, request_key, key_hash,"
+                         " routed, method, target, req_headers, req_body, recorded_status,"
+                         " recorded_latency_us, intended_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                         "?12,?13,?14)",
+                         err);
+  if (!rc)
+    rc = sc_db_prepare(db, &w->ins_r,
+                       "INSERT INTO responses (run_id, seq, target, status, error, latency_us, ttfb_us,"
+                       " sent_ns, skew_us, headers, body, body_len, body_hash, body_truncated,"
+                       " content_type) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                       err);
+  if (!rc) rc = sc_db_prepare(db, &w->begin, "BEGIN", err);
+  if (!rc) rc = sc_db_prepare(db, &w->commit, "COMMIT", err);
+  if (!rc) rc = sc_db_prepare(db, &w->rollback, "ROLLBACK", err);
+  if (rc) {
+    sc_store_writer_free(w);
+    return rc;
+  }
+  *out = w;
+  return SC_OK;
+}
+
+static void wrollback(struct sc_store_writer *w) {
+  if (!w->in_txn) return;
+  sqlite3_step(w->rollback);
+  sqlite3_reset(w->rollback);
+  w->in_txn = 0;
+  w->pending = 0;
+}
+
+static int wbegin(struct sc_store_writer *w, struct sc_error *err) {
+  if (w->in_txn) return SC_OK;
+  int rc = step_done(w->db, w->begin, "cannot begin transaction", err);
+  if (!rc) w->in_txn = 1;
+  return rc;
+}
+
+int sc_store_writer_flush(struct sc_store_writer *w, struct sc_error *err) {
+  if (!w->in_txn) return SC_OK;
+  int rc = step_done(w->db, w->commit, "cannot commit results", err);
+  if (rc) {
+    wrollback(w);
+    return rc;
+  }
+  w->in_txn = 0;
+  w->committed += w->pending;
+  w->pending = 0;
+  return SC_OK;
+}
+
+/* Batches are cut only before an exchange row (never between an exchange and
+ * its responses), see invariant 3. */
+static int after_row(struct sc_store_writer *w, struct sc_error *err) {
+  (void)err;
+  w->pending++;
+  return SC_OK;
+}
+
+int sc_store_writer_add_exchange(struct sc_store_writer *w, const struct sc_store_exchange *x,
+                                 struct sc_error *err) {
+  int rc = SC_OK;
+  if (w->pending >= w->batch_rows) rc = sc_store_writer_flush(w, err);
+  if (!rc) rc = wbegin(w, err);
+  if (rc) return rc;
+  sqlite3_stmt *st = w->ins_x;
+  sqlite3_bind_int64(st, 1, w->run_id);
+  sqlite3_bind_int64(st, 2, x->seq);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64)x->exchange_id);
+  sqlite3_bind_int(st, 4, x->step);
+  bind_text_or_null(st, 5, x->request_key);
+  sqlite3_bind_int64(st, 6, (sqlite3_int64)x->key_hash);
+  bind_text_or_null(st, 7, x->routed);
+  bind_text_or_null(st, 8, x->method ? x->method : "");
+  bind_text_or_null(st, 9, x->target ? x->target : "");
+  bind_text_or_null(st, 10, x->req_headers_json);
+  if (x->req_body) sqlite3_bind_blob64(st, 11, x->req_body, x->req_body_len, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 11);
+  if (x->recorded_status > 0) sqlite3_bind_int(st, 12, x->recorded_status);
+  else sqlite3_bind_null(st, 12);
+  if (x->recorded_latency_us >= 0) sqlite3_bind_double(st, 13, x->recorded_latency_us);
+  else sqlite3_bind_null(st, 13);
+  sqlite3_bind_int64(st, 14, x->intended_ns);
+  rc = step_done(w->db, st, "cannot store exchange", err);
+  if (rc) {
+    wrollback(w);
+    return rc;
+  }
+  return after_row(w, err);
+}
+
+int sc_store_writer_add_response(struct sc_store_writer *w, const struct sc_store_response *r,
+                                 struct sc_error *err) {
+  int rc = wbegin(w, err);
+  if (rc) return rc;
+  sqlite3_stmt *st = w->ins_r;
+  sqlite3_bind_int64(st, 1, w->run_id);
+  sqlite3_bind_int64(st, 2, r->seq);
+  bind_text_or_null(st, 3, r->target);
+  if (r->status > 0) sqlite3_bind_int(st, 4, r->status);
+  else sqlite3_bind_null(st, 4);
+  bind_text_or_null(st, 5, r->error);
+  if (r->latency_us >= 0) sqlite3_bind_double(st, 6, r->latency_us);
+  else sqlite3_bind_null(st, 6);
+  if (r->ttfb_us >= 0) sqlite3_bind_double(st, 7, r->ttfb_us);
+  else sqlite3_bind_null(st, 7);
+  sqlite3_bind_int64(st, 8, r->sent_ns);
+  if (!isnan(r->skew_us)) sqlite3_bind_double(st, 9, r->skew_us);
+  else sqlite3_bind_null(st, 9);
+  bind_text_or_null(st, 10, r->headers_json);
+  if (r->body) sqlite3_bind_blob64(st, 11, r->body, r->body_stored_len, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 11);
+  sqlite3_bind_int64(st, 12, r->body_len);
+  bind_text_or_null(st, 13, r->body_hash);
+  sqlite3_bind_int(st, 14, r->body_truncated ? 1 : 0);
+  bind_text_or_null(st, 15, r->content_type);
+  rc = step_done(w->db, st, "cannot store response", err);
+  if (rc) {
+    wrollback(w);
+    return rc;
+  }
+  return after_row(w, err);
+}
+
+uint64_t sc_store_writer_committed(const struct sc_store_writer *w) { return w->committed; }
+
+void sc_store_writer_free(struct sc_store_writer *w) {
+  if (!w) return;
+  wrollback(w);
+  sqlite3_finalize(w->ins_x);
+  sqlite3_finalize(w->ins_r);
+  sqlite3_finalize(w->begin);
+  sqlite3_finalize(w->commit);
+  sqlite3_finalize(w->rollback);
+  free(w);
+}

@@ -1,0 +1,381 @@
+/*
+ * http1.c - HTTP/1.1 stream parsing of one direction with http-parser 2.9,
+ * building struct sc_http_msg records. Stage: capture.
+ * Reference: RFC 9112 sections 2-7 (message format, framing: Content-Length,
+ * chunked, close-delimited), RFC 9110 section 15.2 (1xx), 6.4.1 (no content
+ * for HEAD, 1xx, 204, 304).
+ *
+ * States (enum sc_http1_state):
+ *
+ *   START ──bytes parse──▶ PARSING ──parse error──▶ RESYNC ──request/status line──▶ PARSING
+ *     │ first bytes are not HTTP                ──gap outside a body──▶ RESYNC
+ *     ▼                                         ──101 / CONNECT upgrade──▶ DEAD
+ *   DEAD (bytes ignored; the flow counts as non-HTTP if nothing was parsed)
+ *
+ * A connection picked up mid-stream starts in RESYNC. Invariants:
+ *   1. Bytes are copied once, into the message under construction.
+ *   2. A head (request/status line + headers) is at most SC_MAX_HEADER_BYTES
+ *      with at most SC_MAX_HEADERS lines, a body keeps at most max_body bytes
+ *      (the rest is counted in body_wire_len and flagged).
+ *   3. Each feed makes progress: after an error at offset k the scan for the
+ *      next start resumes at k+1 at the latest.
+ */
+#include "capture/http1.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/limits.h"
+
+static int oom_flag; /* set by callbacks on allocation failure (single thread) */
+
+static void msg_free(struct sc_http_msg *m) {
+  free(m->method);
+  free(m->target);
+  free(m->reason);
+  for (size_t i = 0; i < m->n_headers; i++) {
+    free(m->headers[i].name);
+    free(m->headers[i].value);
+  }
+  free(m->headers);
+  free(m->body);
+  memset(m, 0, sizeof *m);
+}
+
+static void msg_reset(struct sc_http1 *h) {
+  msg_free(&h->m);
+  h->hdr_cap = 0;
+  sc_buf_reset(&h->url);
+  sc_buf_reset(&h->reason);
+  sc_buf_reset(&h->hname);
+  sc_buf_reset(&h->hvalue);
+  sc_buf_release(&h->body);
+  h->in_msg = h->in_body = h->hdr_done = h->last_was_value = 0;
+  h->head_bytes = 0;
+  h->flags = 0;
+}
+
+static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
+
+static int head_add(struct sc_http1 *h, struct sc_buf *b, const char *at, size_t n) {
+  h->head_bytes += n;
+  if (h->head_bytes > SC_MAX_HEADER_BYTES) return 1;
+  int rc = sc_buf_append(b, at, n);
+  if (rc == SC_ENOMEM) oom_flag = 1;
+  return rc ? 1 : 0;
+}
+
+static int push_header(struct sc_http1 *h) {
+  struct sc_http_msg *m = &h->m;
+  if (m->n_headers >= SC_MAX_HEADERS) return 1;
+  if (m->n_headers == h->hdr_cap) {
+    size_t nc = h->hdr_cap ? h->hdr_cap * 2 : 16;
+    struct sc_hdr *nh = realloc(m->headers, nc * sizeof *nh);
+    if (!nh) {
+      oom_flag = 1;
+      return 1;
+    }
+    m->headers = nh;
+    h->hdr_cap = nc;
+  }
+  struct sc_hdr *x = &m->headers[m->n_headers];
+  x->name = sc_buf_take(&h->hname, &x->name_len);
+  x->value = sc_buf_take(&h->hvalue, &x->value_len);
+  if (!x->name || !x->value) {
+    free(x->name);
+    free(x->value);
+    oom_flag = 1;
+    return 1;
+  }
+  m->n_headers++;
+  h->last_was_value = 0;
+  return 0;
+}
+
+static int cb_begin(http_parser *p) {
+  struct sc_http1 *h = H(p);
+  msg_reset(h);
+  h->in_msg = 1;
+  h->t_first = h->ts;
+  h->flags = h->pending_flags;
+  h->pending_flags = 0;
+  return 0;
+}
+
+static int cb_url(http_parser *p, const char *at, size_t n) { return head_add(H(p), &H(p)->url, at, n); }
+static int cb_status(http_parser *p, const char *at, size_t n) {
+  return head_add(H(p), &H(p)->reason, at, n);
+}
+
+static int cb_hfield(http_parser *p, const char *at, size_t n) {
+  struct sc_http1 *h = H(p);
+  if (h->last_was_value && push_header(h)) return 1;
+  return head_add(h, &h->hname, at, n);
+}
+
+static int cb_hvalue(http_parser *p, const char *at, size_t n) {
+  struct sc_http1 *h = H(p);
+  h->last_was_value = 1;
+  return head_add(h, &h->hvalue, at, n);
+}
+
+static int cb_headers_complete(http_parser *p) {
+  struct sc_http1 *h = H(p);
+  if (h->last_was_value && push_header(h)) return -1;
+  h->hdr_done = 1;
+  h->in_body = 1;
+  if (p->flags & F_CHUNKED) h->flags |= SC_H1_CHUNKED;
+  /* Reserve the announced body once so it is copied once. */
+  sc_buf_init(&h->body, h->max_body);
+  if (p->content_length > 0 && p->content_length != UINT64_MAX) {
+    size_t want = p->content_length < h->max_body ? (size_t)p->content_length : h->max_body;
+    if (sc_buf_reserve(&h->body, want) == SC_ENOMEM) {
+      oom_flag = 1;
+      return -1;
+    }
+  }
+  if (!h->is_request && h->cbs.is_head && h->cbs.is_head(h->cbs.ud, h)) return 1; /* no body */
+  return 0;
+}
+
+static int cb_body(http_parser *p, const char *at, size_t n) {
+  struct sc_http1 *h = H(p);
+  h->m.body_wire_len += n;
+  size_t room = h->max_body - h->body.len;
+  size_t take = n < room ? n : room;
+  if (take && sc_buf_append(&h->body, at, take)) {
+    oom_flag = 1;
+    return 1;
+  }
+  if (take < n) h->flags |= SC_H1_TRUNCATED;
+  return 0;
+}
+
+static int cb_complete(http_parser *p) {
+  struct sc_http1 *h = H(p);
+  struct sc_http_msg *m = &h->m;
+  if (!h->hdr_done) return 1;
+  m->version_major = (uint8_t)p->http_major;
+  m->version_minor = (uint8_t)p->http_minor;
+  if (h->is_request) {
+    const char *meth = http_method_str((enum http_method)p->method);
+    m->method = sc_memdup0(meth, strlen(meth));
+    m->target = sc_buf_take(&h->url, NULL);
+    if (!m->method || !m->target) goto oom;
+  } else {
+    m->status = (int)p->status_code;
+    m->reason = sc_buf_take(&h->reason, NULL);
+    if (!m->reason) goto oom;
+  }
+  if (h->body.len) {
+    m->body = (uint8_t *)sc_buf_take(&h->body, &m->body_len);
+    if (!m->body) goto oom;
+  }
+  if (h->flags & SC_H1_TRUNCATED) h->truncated++;
+  h->messages++;
+  h->ever_parsed = 1;
+  struct sc_http_msg out = *m;
+  memset(m, 0, sizeof *m);
+  h->hdr_cap = 0;
+  unsigned flags = h->flags;
+  uint64_t t_first = h->t_first;
+  msg_reset(h);
+  if (h->cbs.on_message) h->cbs.on_message(h->cbs.ud, h, &out, t_first, h->ts, flags);
+  else msg_free(&out);
+  return 0;
+oom:
+  oom_flag = 1;
+  return 1;
+}
+
+static const http_parser_settings settings = {
+  .on_message_begin = cb_begin,
+  .on_url = cb_url,
+  .on_status = cb_status,
+  .on_header_field = cb_hfield,
+  .on_header_value = cb_hvalue,
+  .on_headers_complete = cb_headers_complete,
+  .on_body = cb_body,
+  .on_message_complete = cb_complete,
+};
+
+static void parser_reset(struct sc_http1 *h) {
+  http_parser_init(&h->p, h->is_request ? HTTP_REQUEST : HTTP_RESPONSE);
+  h->p.data = h;
+  h->p.lenient_http_headers = 1;
+}
+
+void sc_http1_init(struct sc_http1 *h, int is_request, size_t max_body,
+                   const struct sc_http1_cbs *cbs, int midstream) {
+  static int max_set;
+  if (!max_set) { /* global in http-parser: our head cap, not its 80 KiB */
+    http_parser_set_max_header_size(SC_MAX_HEADER_BYTES);
+    max_set = 1;
+  }
+  memset(h, 0, sizeof *h);
+  h->is_request = is_request;
+  h->max_body = max_body;
+  if (cbs) h->cbs = *cbs;
+  sc_buf_init(&h->url, SC_MAX_HEADER_BYTES);
+  sc_buf_init(&h->reason, SC_MAX_HEADER_BYTES);
+  sc_buf_init(&h->hname, SC_MAX_HEADER_BYTES);
+  sc_buf_init(&h->hvalue, SC_MAX_HEADER_BYTES);
+  sc_buf_init(&h->body, max_body);
+  parser_reset(h);
+  h->state = midstream ? SC_H1_RESYNC : SC_H1_START;
+  h->prev_nl = 1;
+  if (midstream) h->pending_flags |= SC_H1_RESYNCED;
+}
+
+void sc_http1_release(struct sc_http1 *h) {
+  msg_reset(h);
+  sc_buf_release(&h->url);
+  sc_buf_release(&h->reason);
+  sc_buf_release(&h->hname);
+  sc_buf_release(&h->hvalue);
+  sc_buf_release(&h->body);
+}
+
+static int is_tchar_upper(uint8_t c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
+
+int sc_http1_looks_like_start(const uint8_t *p, size_t n, int is_request) {
+  static const char ver[] = "HTTP/1.";
+  if (!is_request) {
+    /* status-line = HTTP-version SP 3DIGIT SP ... (RFC 9112 section 4) */
+    if (n < 12 || memcmp(p, ver, 7) != 0) return 0;
+    if (p[7] != '0' && p[7] != '1') return 0;
+    if (p[8] != ' ') return 0;
+    for (int i = 9; i < 12; i++)
+      if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+  }
+  /* request-line = method SP request-target SP HTTP-version CRLF */
+  size_t i = 0;
+  while (i < n && i < 24 && is_tchar_upper(p[i])) i++;
+  if (i == 0 || i >= n || p[i] != ' ') return 0;
+  size_t t = ++i;
+  while (i < n && p[i] != ' ' && p[i] != '\r' && p[i] != '\n') i++;
+  if (i == t || i >= n || p[i] != ' ') return 0;
+  i++;
+  if (n - i < 8 || memcmp(p + i, ver, 7) != 0) return 0;
+  return p[i + 7] == '0' || p[i + 7] == '1';
+}
+
+/* Finds the next line start at or after off that looks like a message start. */
+static size_t find_start(struct sc_http1 *h, const uint8_t *p, size_t n, size_t off, int at_line) {
+  size_t i = off;
+  if (!at_line) {
+    const uint8_t *nl = memchr(p + i, '\n', n - i);
+    if (!nl) return n;
+    i = (size_t)(nl - p) + 1;
+  }
+  while (i < n) {
+    if (sc_http1_looks_like_start(p + i, n - i, h->is_request)) return i;
+    const uint8_t *nl = memchr(p + i, '\n', n - i);
+    if (!nl) return n;
+    i = (size_t)(nl - p) + 1;
+  }
+  return n;
+}
+
+static void drop_msg(struct sc_http1 *h) {
+  if (h->in_msg) h->dropped++;
+  msg_reset(h);
+}
+
+int sc_http1_feed(struct sc_http1 *h, const uint8_t *p, size_t n, uint64_t ts) {
+  size_t off = 0;
+  h->ts = ts;
+  int at_line = h->prev_nl;
+  while (off < n) {
+    if (h->state == SC_H1_DEAD) break;
+    if (h->state == SC_H1_RESYNC) {
+      size_t i = find_start(h, p, n, off, at_line);
+      if (i >= n) break;
+      h->resyncs++;
+      parser_reset(h);
+      h->state = SC_H1_PARSING;
+      h->pending_flags |= SC_H1_RESYNCED;
+      off = i;
+    }
+    if (h->state == SC_H1_START && off == 0 && !h->ever_parsed)
+      h->started_like_http = sc_http1_looks_like_start(p, n, h->is_request);
+    oom_flag = 0;
+    size_t k = http_parser_execute(&h->p, &settings, (const char *)p + off, n - off);
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+    if (oom_flag) return SC_ENOMEM;
+    if (e == HPE_OK && h->p.upgrade) {
+      /* 101 Switching Protocols or CONNECT: the rest is not HTTP. */
+      h->upgraded = 1;
+      h->state = SC_H1_DEAD;
+      break;
+    }
+    if (e == HPE_CLOSED_CONNECTION && k > 0) {
+      /* Data after a "Connection: close" message: parse it anyway. */
+      off += k;
+      parser_reset(h);
+      continue;
+    }
+    if (e == HPE_CLOSED_CONNECTION) { /* k == 0: the parser was already closed */
+      parser_reset(h);
+      k = http_parser_execute(&h->p, &settings, (const char *)p + off, n - off);
+      e = HTTP_PARSER_ERRNO(&h->p);
+      if (oom_flag) return SC_ENOMEM;
+    }
+    if (e != HPE_OK) {
+      drop_msg(h);
+      if (h->state == SC_H1_START && !h->ever_parsed && !h->started_like_http) { /* not HTTP at all */
+        h->state = SC_H1_DEAD;
+        break;
+      }
+      h->parse_errors++;
+      h->state = SC_H1_RESYNC;
+      off += k ? k : 1;
+      at_line = off > 0 && p[off - 1] == '\n';
+      continue;
+    }
+    if (h->state == SC_H1_START) h->state = SC_H1_PARSING;
+    off += k;
+    if (k == 0) break; /* paused (not used) */
+  }
+  if (n) h->prev_nl = p[n - 1] == '\n';
+  return 0;
+}
+
+int sc_http1_gap(struct sc_http1 *h, uint64_t n) {
+  static const uint8_t zeros[4096];
+  if (h->state == SC_H1_DEAD) return 0;
+  int identity = h->state == SC_H1_PARSING && h->in_msg && h->in_body && !(h->p.flags & F_CHUNKED);
+  int fits = h->p.content_length == UINT64_MAX ? n <= ((uint64_t)64 << 20) : n <= h->p.content_length;
+  if (identity && fits && h->p.content_length > 0) {
+    /* Inside a body of known framing: keep the framing, fill with zeros. */
+    h->flags |= SC_H1_GAP;
+    while (n > 0 && h->state == SC_H1_PARSING) {
+      size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+      int rc = sc_http1_feed(h, zeros, k, h->ts);
+      if (rc) return rc;
+      n -= k;
+    }
+    h->prev_nl = 0;
+    return 0;
+  }
+  drop_msg(h);
+  if (h->state == SC_H1_START && !h->ever_parsed) h->state = SC_H1_RESYNC;
+  if (h->state == SC_H1_PARSING) h->state = SC_H1_RESYNC;
+  h->prev_nl = 0;
+  return 0;
+}
+
+int sc_http1_eof(struct sc_http1 *h, uint64_t ts) {
+  h->ts = ts;
+  if ((h->state == SC_H1_PARSING || h->state == SC_H1_START) && h->in_msg) {
+    h->pending_flags = 0;
+    h->flags |= SC_H1_CLOSE_DELIM;
+    oom_flag = 0;
+    http_parser_execute(&h->p, &settings, NULL, 0);
+    if (oom_flag) return SC_ENOMEM;
+  }
+  drop_msg(h);
+  if (h->state != SC_H1_DEAD) h->state = SC_H1_RESYNC;
+  return 0;
+}

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_PARTIAL_DEPTH 8
@@ -160,7 +161,13 @@ static json_t *lookup(struct render *r, const char *key, size_t n) {
     size_t len = d ? (size_t)(d - p) : (size_t)(key + n - p);
     memcpy(seg, p, len);
     seg[len] = '\0';
-    v = json_is_object(v) ? json_object_get(v, seg) : NULL;
+    if (json_is_object(v)) {
+      v = json_object_get(v, seg);
+    } else if (json_is_array(v) && len > 0 && len < 10 && strspn(seg, "0123456789") == len) {
+      v = json_array_get(v, (size_t)strtoul(seg, NULL, 10));
+    } else {
+      v = NULL;
+    }
     p = d ? d + 1 : key + n;
   }
   return v;

@@ -5,7 +5,8 @@
  * Data is a jansson tree (the same tree the JSON report writes), so every
  * value that reaches a template came through the report model. Tags:
  *
- *   {{name}} {{a.b}} {{.}}   value, HTML-escaped (strings, numbers, booleans)
+ *   {{name}} {{a.b}} {{.}}   value, HTML-escaped (strings, numbers, booleans);
+ *                            {{list.0}} is element 0 of an array
  *   {{#name}}..{{/name}}     array: once per element (element is the context);
  *                            object: once with it as context; true, non-zero,
  *                            non-empty string: once; else skipped

@@ -9,7 +9,7 @@
  *
  * Invariants:
  *   1. d[start..end) holds decompressed stream bytes not yet consumed; base is
- *      the stream offset of d[start].
+ *      the stream offset of d[0] (so a frame at d[start] is at base + start).
  *   2. After the first error, r->err_code != 0 and every call returns it.
  *   3. An EOF inside a frame (or before the trailer) is SC_ETRUNC; a frame
  *      whose bytes are all present but wrong is SC_ECORRUPT.
@@ -40,6 +40,8 @@ struct sc_tf_reader {
   size_t in_len, in_pos;
   int src_eof;
   size_t zstd_pending;    /* last ZSTD_decompressStream hint (0 = frame complete) */
+  int careful;            /* re-decoding one input byte per call after a zstd error */
+  uint64_t skip;          /* careful mode: decompressed bytes already delivered */
   uint8_t *d;             /* see invariant 1 */
   size_t cap, start, end;
   uint64_t base;
@@ -96,6 +98,26 @@ static int room(struct sc_tf_reader *r, size_t want, struct sc_error *err) {
   return 0;
 }
 
+/* After a zstd error, the output of the failing ZSTD_decompressStream call is
+ * lost, and it may hold good blocks before the bad one. So the stream is
+ * decoded again from the start, one input byte per call, dropping the bytes
+ * already delivered: every good block then reaches the buffer before the error
+ * is reported. Only possible for seekable sources. Returns 1 when restarted. */
+static int restart_careful(struct sc_tf_reader *r) {
+  if (r->careful) return 0;
+  if (r->mem) {
+    r->mem_pos = SC_TF_PREAMBLE_LEN;
+  } else if (lseek(r->fd, SC_TF_PREAMBLE_LEN, SEEK_SET) != (off_t)SC_TF_PREAMBLE_LEN) {
+    return 0;
+  }
+  ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+  r->careful = 1;
+  r->skip = r->base + r->end;
+  r->in_len = r->in_pos = 0;
+  r->src_eof = 0;
+  return 1;
+}
+
 /* Adds more decompressed bytes. Returns 0 (maybe with no progress at EOF: the
  * caller checks r->src_eof), or an error. */
 static int fill_some(struct sc_tf_reader *r, struct sc_error *err) {
@@ -119,17 +141,25 @@ static int fill_some(struct sc_tf_reader *r, struct sc_error *err) {
       if (!got) r->src_eof = 1;
     }
     if (r->in_pos == r->in_len && r->src_eof) return 0;
-    ZSTD_inBuffer ib = {r->in, r->in_len, r->in_pos};
+    ZSTD_inBuffer ib = {r->in, r->careful ? r->in_pos + 1 : r->in_len, r->in_pos};
     ZSTD_outBuffer ob = {r->d, r->cap, r->end};
     size_t z = ZSTD_decompressStream(r->dctx, &ob, &ib);
-    if (ZSTD_isError(z))
+    if (ZSTD_isError(z)) {
+      if (restart_careful(r)) continue;
       return sc_error_set(err, SC_ECORRUPT, "%llu exchanges read; %s corrupt at decompressed byte %llu: zstd: %s",
                           (unsigned long long)r->count, r->path,
-                          (unsigned long long)(r->base + (r->end - r->start)), ZSTD_getErrorName(z));
+                          (unsigned long long)(r->base + r->end), ZSTD_getErrorName(z));
+    }
     r->zstd_pending = z;
     r->in_pos = ib.pos;
     size_t produced = ob.pos - r->end;
-    r->end = ob.pos;
+    if (r->skip && produced) {
+      size_t d = produced < r->skip ? produced : (size_t)r->skip;
+      memmove(r->d + r->end, r->d + r->end + d, produced - d);
+      produced -= d;
+      r->skip -= d;
+    }
+    r->end += produced;
     if (produced) return 0;
     if (r->end == r->cap) return 0;
   }
@@ -552,6 +582,9 @@ static int reader_open_common(struct sc_tf_reader *r, struct sc_error *err) {
     have += got;
   }
   if (have == 0) return sc_error_set(err, SC_EPARSE_MSGPACK, "'%s' is empty, not a shadowctl traffic file", r->path);
+  if (have < 4 && memcmp(pre, SC_TF_MAGIC, have) == 0)
+    return sc_error_set(err, SC_ETRUNC, "0 exchanges read; %s truncated at byte %zu: file ends inside the magic",
+                        r->path, have);
   if (have < 4 || memcmp(pre, SC_TF_MAGIC, 4) != 0)
     return sc_error_set(err, SC_EPARSE_MSGPACK, "'%s' is not a shadowctl traffic file (bad magic)", r->path);
   if (have < sizeof pre)
@@ -702,6 +735,10 @@ int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_e
       }
       if (f > 0) {
         rc = fail(r, SC_ECORRUPT, err, "data after the trailer record");
+        break;
+      }
+      if (r->dctx && r->zstd_pending) {
+        rc = fail(r, SC_ETRUNC, err, "compressed stream ends before its end mark");
         break;
       }
       r->have_stats = 1;

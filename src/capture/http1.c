@@ -134,7 +134,13 @@ static int cb_headers_complete(http_parser *p) {
       return -1;
     }
   }
-  if (!h->is_request && h->cbs.is_head && h->cbs.is_head(h->cbs.ud, h)) return 1; /* no body */
+  if (!h->is_request) {
+    /* RFC 9110 6.4.1: 1xx, 204 and 304 never have content, whatever the
+     * headers say (http-parser would read a 304's Content-Length). */
+    unsigned st = p->status_code;
+    if ((st >= 100 && st < 200 && st != 101) || st == 204 || st == 304) return 1;
+    if (h->cbs.is_head && h->cbs.is_head(h->cbs.ud, h)) return 1;
+  }
   return 0;
 }
 
@@ -264,6 +270,9 @@ int sc_http1_looks_like_start(const uint8_t *p, size_t n, int is_request) {
 /* Finds the next line start at or after off that looks like a message start. */
 static size_t find_start(struct sc_http1 *h, const uint8_t *p, size_t n, size_t off, int at_line) {
   size_t i = off;
+  /* A segment boundary (off == 0) is a candidate too: messages usually
+   * start a segment, and a mid-stream capture starts anywhere. */
+  if (!at_line && off == 0 && sc_http1_looks_like_start(p, n, h->is_request)) return 0;
   if (!at_line) {
     const uint8_t *nl = memchr(p + i, '\n', n - i);
     if (!nl) return n;

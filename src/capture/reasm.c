@@ -280,7 +280,9 @@ static void conn_open(struct sc_reasm *r, struct sc_reasm_conn *c, const struct 
   c->closed = 0;
   c->ignore = 0;
   c->user = NULL;
-  c->midstream = 0;
+  /* Opened by a segment that is not a SYN: picked up mid-connection. */
+  c->midstream = !(s->flags & SC_TCP_SYN);
+  if (c->midstream) r->st.midstream++;
   c->first_ts = s->ts_ns;
   memset(c->d, 0, 2 * sizeof *c->d);
   /* Who is the client: the SYN sender; else the --port side is the server;
@@ -406,8 +408,6 @@ int sc_reasm_segment(struct sc_reasm *r, const struct sc_segment *s, struct sc_e
   if (s->wire_len && d->state == D_NEW) {
     d->state = D_SYNCED;
     d->next_seq = s->seq;
-    if (!c->midstream) r->st.midstream++;
-    c->midstream = 1;
   }
   if (s->flags & SC_TCP_FIN && d->state != D_NEW && !d->fin_seen) {
     d->fin_seen = 1;
@@ -431,7 +431,16 @@ int sc_reasm_segment(struct sc_reasm *r, const struct sc_segment *s, struct sc_e
       seq = d->next_seq;
       if (n > wire) n = wire;
     }
-    if (seq == d->next_seq) {
+    if (seq == d->next_seq && d->ooo && SEQ_LT(d->ooo->seq, seq + n)) {
+      /* Fills a hole up to queued data: deliver up to it, queue the rest
+       * around what is queued (first-seen wins), then drain. */
+      uint32_t k = d->ooo->seq - seq;
+      deliver(r, c, di, p, k, s->ts_ns);
+      rc = ooo_insert(r, d, seq + k, p + k, n - k, s->ts_ns);
+      if (rc) return sc_error_set(err, rc, "out of memory queueing out-of-order data");
+      r->st.ooo_segments--; /* not out of order itself */
+      drain(r, c, di);
+    } else if (seq == d->next_seq) {
       deliver(r, c, di, p, n, s->ts_ns);
       if (wire > n) gap(r, c, di, wire - n); /* cut by the snaplen */
       drain(r, c, di);

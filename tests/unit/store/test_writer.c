@@ -1,0 +1,163 @@
+/* test_writer.c - src/store/writer.c: run rows, batching (a batch never
+ * splits an exchange from its responses), SQLITE_FULL mid-batch leaves a
+ * valid database with every earlier batch, dead runs are reaped. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/db.h"
+#include "store/writer.h"
+
+static char path[256];
+
+static sqlite3 *fresh(void) {
+  snprintf(path, sizeof path, "/tmp/sc-test-writer-%d-XXXXXX", (int)getpid());
+  int fd = mkstemp(path);
+  close(fd);
+  unlink(path);
+  sqlite3 *db = NULL;
+  struct sc_error e;
+  cr_assert_eq(sc_db_open(&db, path, SC_DB_CREATE, &e), SC_OK, "%s", e.msg);
+  return db;
+}
+
+static void cleanup(sqlite3 *db) {
+  sc_db_close(db);
+  char p[300];
+  unlink(path);
+  snprintf(p, sizeof p, "%s-wal", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", path);
+  unlink(p);
+}
+
+static long long q1(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+  long long v = -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static const struct sc_run_info ri = {
+  .traffic_file = "t.shdw", .mode = "shadow", .fraction = 1.0, .current_url = "http://a",
+  .candidate_url = "http://b", .pacing = "max", .concurrency = 8, .key_spec = "default",
+};
+
+static int add_pair(struct sc_store_writer *w, int64_t seq, size_t body_len, struct sc_error *e) {
+  static char body[65536];
+  struct sc_store_exchange x = {.seq = seq, .exchange_id = (uint64_t)seq, .routed = "both", .method = "POST",
+                                .target = "/v1/score", .request_key = "k'; DROP TABLE runs; --",
+                                .recorded_latency_us = -1};
+  int rc = sc_store_writer_add_exchange(w, &x, e);
+  for (int t = 0; t < 2 && !rc; t++) {
+    struct sc_store_response r = {.seq = seq, .target = t ? "candidate" : "current", .status = 200,
+                                  .latency_us = 10, .ttfb_us = 5, .skew_us = t ? 1.0 : NAN,
+                                  .body = body, .body_stored_len = body_len, .body_len = (int64_t)body_len};
+    rc = sc_store_writer_add_response(w, &r, e);
+  }
+  return rc;
+}
+
+Test(writer, batches_commit_whole_exchanges) {
+  sqlite3 *db = fresh();
+  struct sc_error e;
+  int64_t id = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &id, &e), SC_OK, "%s", e.msg);
+  struct sc_store_writer *w = NULL;
+  cr_assert_eq(sc_store_writer_new(&w, db, id, 10, &e), SC_OK);
+  /* a second connection sees only committed rows */
+  sqlite3 *ro = NULL;
+  cr_assert_eq(sc_db_open(&ro, path, SC_DB_READONLY, &e), SC_OK, "%s", e.msg);
+  for (int i = 1; i <= 25; i++) cr_assert_eq(add_pair(w, i, 10, &e), SC_OK, "%s", e.msg);
+  long long seen = q1(ro, "select count(*) from exchanges");
+  cr_assert(seen > 0 && seen < 25, "seen %lld", seen);
+  cr_assert_eq(q1(ro, "select count(*) from responses"), 2 * seen);
+  cr_assert_eq(sc_store_writer_flush(w, &e), SC_OK);
+  cr_assert_eq(q1(ro, "select count(*) from exchanges"), 25);
+  cr_assert_eq(q1(ro, "select count(*) from exchanges where request_key='k''; DROP TABLE runs; --'"), 25);
+  cr_assert_eq(q1(ro, "select count(*) from responses where target='current' and skew_us is null"), 25);
+  cr_assert_eq(q1(ro, "select count(*) from responses where target='candidate' and skew_us=1.0"), 25);
+  sc_db_close(ro);
+  sc_store_writer_free(w);
+  cr_assert_eq(sc_store_run_target(db, id, "current", "http://a", 25, 1, 2, 3, &e), SC_OK);
+  cr_assert_eq(sc_store_run_target(db, id, "current", "http://a", 26, 1, 2, 3, &e), SC_OK);
+  cr_assert_eq(q1(db, "select sent from run_targets where target='current'"), 26);
+  cr_assert_eq(sc_store_run_finish(db, id, "completed", NULL, -1, NULL, &e), SC_OK);
+  cr_assert_eq(q1(db, "select requests from runs"), 25);
+  cr_assert_eq(q1(db, "select count(*) from runs where status='completed' and finished_at is not null and aborted_step is null"), 1);
+  cleanup(db);
+}
+
+Test(writer, full_database_keeps_earlier_batches) {
+  sqlite3 *db = fresh();
+  struct sc_error e;
+  int64_t id = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &id, &e), SC_OK);
+  struct sc_store_writer *w = NULL;
+  cr_assert_eq(sc_store_writer_new(&w, db, id, 4, &e), SC_OK);
+  long long pages = q1(db, "pragma page_count");
+  char sql[64];
+  snprintf(sql, sizeof sql, "pragma max_page_count=%lld", pages + 40);
+  cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  int rc = SC_OK;
+  int i;
+  for (i = 1; i <= 1000 && !rc; i++) rc = add_pair(w, i, 8000, &e);
+  if (!rc) rc = sc_store_writer_flush(w, &e);
+  cr_assert_eq(rc, SC_ENOSPC, "rc %d: %s", rc, e.msg);
+  cr_assert(strstr(e.msg, "full"), "%s", e.msg);
+  sc_store_writer_free(w);
+  long long n = q1(db, "select count(*) from exchanges");
+  cr_assert(n > 0 && n < i, "kept %lld", n);
+  cr_assert_eq(q1(db, "select count(*) from responses"), 2 * n);
+  sc_db_close(db);
+  sqlite3 *again = NULL;
+  cr_assert_eq(sc_db_open(&again, path, 0, &e), SC_OK, "%s", e.msg);
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2(again, "pragma integrity_check", -1, &st, NULL);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+  sqlite3_finalize(st);
+  cleanup(again);
+}
+
+Test(writer, dead_runs_are_reaped) {
+  sqlite3 *db = fresh();
+  struct sc_error e;
+  int64_t id = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &id, &e), SC_OK);
+  /* a child that exits: its pid is dead afterwards */
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, NULL, 0);
+  char sql[128];
+  snprintf(sql, sizeof sql, "update runs set pid=%d where id=%lld", (int)child, (long long)id);
+  cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  int64_t live = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &live, &e), SC_OK); /* our own pid: alive */
+  int n = -1;
+  cr_assert_eq(sc_store_reap_dead_runs(db, &n, &e), SC_OK, "%s", e.msg);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(q1(db, "select count(*) from runs where status='interrupted'"), 1);
+  snprintf(sql, sizeof sql, "select count(*) from runs where status='running' and id=%lld", (long long)live);
+  cr_assert_eq(q1(db, sql), 1);
+  cleanup(db);
+}
+
+Test(writer, steps_rows) {
+  sqlite3 *db = fresh();
+  struct sc_error e;
+  int64_t id = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &id, &e), SC_OK);
+  cr_assert_eq(sc_store_step_begin(db, id, 0, 0.01, &e), SC_OK);
+  cr_assert_eq(sc_store_step_end(db, id, 0, 123, "pass", &e), SC_OK);
+  cr_assert_eq(sc_store_step_begin(db, id, 1, 0.05, &e), SC_OK);
+  cr_assert_eq(q1(db, "select exchanges from steps where step=0 and verdict='pass' and finished_at is not null"), 123);
+  cr_assert_eq(q1(db, "select count(*) from steps where step=1 and finished_at is null"), 1);
+  cleanup(db);
+}

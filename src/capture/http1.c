@@ -27,6 +27,8 @@
 
 #include "util/limits.h"
 
+#define CARRY_MAX 8192 /* RESYNC carry-over of a partial line */
+
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
 static void msg_free(struct sc_http_msg *m) {
@@ -227,6 +229,7 @@ void sc_http1_init(struct sc_http1 *h, int is_request, size_t max_body,
   sc_buf_init(&h->hname, SC_MAX_HEADER_BYTES);
   sc_buf_init(&h->hvalue, SC_MAX_HEADER_BYTES);
   sc_buf_init(&h->body, max_body);
+  sc_buf_init(&h->carry, 2 * CARRY_MAX);
   parser_reset(h);
   h->state = midstream ? SC_H1_RESYNC : SC_H1_START;
   h->prev_nl = 1;
@@ -240,6 +243,7 @@ void sc_http1_release(struct sc_http1 *h) {
   sc_buf_release(&h->hname);
   sc_buf_release(&h->hvalue);
   sc_buf_release(&h->body);
+  sc_buf_release(&h->carry);
 }
 
 static int is_tchar_upper(uint8_t c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
@@ -292,19 +296,23 @@ static void drop_msg(struct sc_http1 *h) {
   msg_reset(h);
 }
 
-int sc_http1_feed(struct sc_http1 *h, const uint8_t *p, size_t n, uint64_t ts) {
+/* RESYNC -> PARSING at a message start. */
+static void begin_at_start(struct sc_http1 *h) {
+  h->resyncs++;
+  parser_reset(h);
+  h->state = SC_H1_PARSING;
+  h->pending_flags |= SC_H1_RESYNCED;
+}
+
+static int feed_inner(struct sc_http1 *h, const uint8_t *p, size_t n) {
   size_t off = 0;
-  h->ts = ts;
   int at_line = h->prev_nl;
   while (off < n) {
     if (h->state == SC_H1_DEAD) break;
     if (h->state == SC_H1_RESYNC) {
       size_t i = find_start(h, p, n, off, at_line);
       if (i >= n) break;
-      h->resyncs++;
-      parser_reset(h);
-      h->state = SC_H1_PARSING;
-      h->pending_flags |= SC_H1_RESYNCED;
+      begin_at_start(h);
       off = i;
     }
     if (h->state == SC_H1_START && off == 0 && !h->ever_parsed)
@@ -351,6 +359,42 @@ int sc_http1_feed(struct sc_http1 *h, const uint8_t *p, size_t n, uint64_t ts) {
   return 0;
 }
 
+/* While resynchronising, the bytes after the last line end of a chunk are
+ * kept (at most CARRY_MAX) so a request/status line split across two
+ * segments is still found. */
+int sc_http1_feed(struct sc_http1 *h, const uint8_t *p, size_t n, uint64_t ts) {
+  int rc = 0;
+  h->ts = ts;
+  if (h->state == SC_H1_RESYNC && h->carry.len && n) {
+    size_t old = h->carry.len;
+    size_t add = n < CARRY_MAX ? n : CARRY_MAX;
+    if (sc_buf_append(&h->carry, p, add) == 0) {
+      size_t i = find_start(h, (const uint8_t *)h->carry.p, h->carry.len, 0, 1);
+      if (i < old) {
+        sc_buf_consume(&h->carry, i);
+        h->carry.len = old - i; /* only the old bytes: p is fed below */
+        h->carry.p[h->carry.len] = '\0';
+        begin_at_start(h);
+        rc = feed_inner(h, (const uint8_t *)h->carry.p, h->carry.len);
+      }
+    }
+    sc_buf_reset(&h->carry);
+    if (rc) return rc;
+  }
+  rc = feed_inner(h, p, n);
+  if (rc) return rc;
+  if (h->state == SC_H1_RESYNC && n) {
+    size_t t = n;
+    while (t > 0 && p[t - 1] != '\n') t--;
+    size_t tl = n - t;
+    sc_buf_reset(&h->carry);
+    if (tl > 0 && tl <= CARRY_MAX && sc_buf_append(&h->carry, p + t, tl) != 0) sc_buf_reset(&h->carry);
+  } else {
+    sc_buf_reset(&h->carry);
+  }
+  return 0;
+}
+
 int sc_http1_gap(struct sc_http1 *h, uint64_t n) {
   static const uint8_t zeros[4096];
   if (h->state == SC_H1_DEAD) return 0;
@@ -361,7 +405,7 @@ int sc_http1_gap(struct sc_http1 *h, uint64_t n) {
     h->flags |= SC_H1_GAP;
     while (n > 0 && h->state == SC_H1_PARSING) {
       size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
-      int rc = sc_http1_feed(h, zeros, k, h->ts);
+      int rc = feed_inner(h, zeros, k);
       if (rc) return rc;
       n -= k;
     }

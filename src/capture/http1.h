@@ -60,6 +60,7 @@ struct sc_http1 {
   struct sc_http_msg m;
   size_t hdr_cap;
   struct sc_buf url, reason, hname, hvalue, body;
+  struct sc_buf carry;    /* RESYNC: partial line kept across chunks */
   size_t head_bytes;
   uint64_t t_first;
   unsigned flags, pending_flags;

@@ -733,7 +733,7 @@ static int capture_stats_into_run(struct rp_engine *eng, struct sc_error *err) {
 
 static void fill_summary(struct rp_engine *eng, struct sc_replay_summary *sum) {
   sum->run_id = eng->run_id;
-  sum->exchanges = eng->stored;
+  sum->exchanges = eng->w ? sc_store_writer_committed_exchanges(eng->w) : 0;
   sum->read = eng->loaded + eng->filtered;
   sum->filtered = eng->filtered;
   sum->elapsed_s = (double)(sc_clock_mono_ns() - eng->start_ns) / 1e9;

@@ -109,7 +109,7 @@ struct sc_replay_target_summary {
 struct sc_replay_summary {
   int64_t run_id;
   const char *status;                 /* "completed", "interrupted", "aborted" (static) */
-  uint64_t exchanges;                 /* stored */
+  uint64_t exchanges;                 /* committed to the database */
   uint64_t read;                      /* read from the source */
   uint64_t filtered;                  /* skipped by --methods */
   double elapsed_s;

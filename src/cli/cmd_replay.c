@@ -434,7 +434,14 @@ int cmd_replay(int argc, char **argv) {
     fprintf(stderr, "shadowctl replay: %s\n", err.msg);
     ret = SC_EXIT_FAIL;
   } else {
-    ret = sum.run_id > 0 ? (sc_cli_error("replay", &err), SC_EXIT_FAIL) : sc_cli_error("replay", &err);
+    if (sum.run_id > 0) { /* the job failed mid-run (e.g. disk full): the run is recorded */
+      if (err.code == SC_EDB || err.code == SC_ENOSPC || err.code == SC_EIO)
+        sc_error_prefix(&err, "results database '%s'", db_path);
+      sc_cli_error("replay", &err);
+      ret = SC_EXIT_FAIL;
+    } else {
+      ret = sc_cli_error("replay", &err);
+    }
   }
 out:
   if (src.r) sc_tf_reader_close(src.r);

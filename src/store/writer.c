@@ -223,6 +223,8 @@ struct sc_store_writer {
   unsigned batch_rows;
   unsigned pending;      /* rows in the open transaction */
   uint64_t committed;
+  unsigned pending_x;    /* exchange rows in the open transaction */
+  uint64_t committed_x;
   int in_txn;            /* invariant 2 */
   sqlite3_stmt *ins_x, *ins_r, *begin, *commit, *rollback;
 };
@@ -264,6 +266,7 @@ static void wrollback(struct sc_store_writer *w) {
   sqlite3_reset(w->rollback);
   w->in_txn = 0;
   w->pending = 0;
+  w->pending_x = 0;
 }
 
 static int wbegin(struct sc_store_writer *w, struct sc_error *err) {
@@ -282,7 +285,9 @@ int sc_store_writer_flush(struct sc_store_writer *w, struct sc_error *err) {
   }
   w->in_txn = 0;
   w->committed += w->pending;
+  w->committed_x += w->pending_x;
   w->pending = 0;
+  w->pending_x = 0;
   return SC_OK;
 }
 
@@ -323,6 +328,7 @@ int sc_store_writer_add_exchange(struct sc_store_writer *w, const struct sc_stor
     wrollback(w);
     return rc;
   }
+  w->pending_x++;
   return after_row(w, err);
 }
 
@@ -360,6 +366,7 @@ int sc_store_writer_add_response(struct sc_store_writer *w, const struct sc_stor
 }
 
 uint64_t sc_store_writer_committed(const struct sc_store_writer *w) { return w->committed; }
+uint64_t sc_store_writer_committed_exchanges(const struct sc_store_writer *w) { return w->committed_x; }
 
 void sc_store_writer_free(struct sc_store_writer *w) {
   if (!w) return;

@@ -115,6 +115,8 @@ int sc_store_writer_add_response(struct sc_store_writer *w, const struct sc_stor
 int sc_store_writer_flush(struct sc_store_writer *w, struct sc_error *err) SC_MUST_CHECK;
 /* Rows committed so far. */
 uint64_t sc_store_writer_committed(const struct sc_store_writer *w);
+/* Exchange rows committed so far. */
+uint64_t sc_store_writer_committed_exchanges(const struct sc_store_writer *w);
 /* Rolls back anything uncommitted, finalizes statements, frees w. NULL ok. */
 void sc_store_writer_free(struct sc_store_writer *w);
 

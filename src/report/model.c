@@ -384,6 +384,11 @@ json_t *sc_report_verdict_json(const struct sc_gate_result *g) {
     json_object_set_new(c, "value_text", json_string(b));
     json_array_append_new(cr, c);
   }
+  {
+    char names[1024];
+    sc_gate_breached_names(g, names, sizeof names);
+    json_object_set_new(v, "breached_text", jstr(names));
+  }
   json_object_set_new(v, "breached", br);
   json_object_set_new(v, "criteria", cr);
   return v;
@@ -409,7 +414,7 @@ int sc_report_load(struct sc_report *r, sqlite3 *db, int64_t run_id, const struc
   {
     char when[40];
     double f = jnum(run, "capture_first_ns"), l = jnum(run, "capture_last_ns");
-    if (!isnan(f) && !isnan(l) && l >= f) {
+    if (!isnan(f) && !isnan(l) && f > 0 && l >= f) {
       sc_fmt_time_iso((uint64_t)f, when, sizeof when);
       json_object_set_new(run, "capture_first", json_string(when));
       sc_fmt_time_iso((uint64_t)l, when, sizeof when);

@@ -56,7 +56,8 @@ done
 in_range "${FPR[v1]}" 0.015 0.025 || fail "v1 FPR ${FPR[v1]} not ~2%"
 in_range "${TPR[v1]}" 0.70 0.85 || fail "v1 TPR ${TPR[v1]} not in 70-85%"
 in_range "${FPR[v2-bad]}" 0.10 0.14 || fail "v2-bad FPR ${FPR[v2-bad]} not ~12%"
-in_range "${TPR[v2-bad]}" "${TPR[v1]}" 1 || fail "v2-bad TPR ${TPR[v2-bad]} below v1's"
+in_range "${TPR[v2-bad]}" "${TPR[v1]}" "$(awk -v t="${TPR[v1]}" 'BEGIN{print t+0.10}')" \
+  || fail "v2-bad TPR ${TPR[v2-bad]} should be v1's ${TPR[v1]} or a bit higher"
 d=$(awk -v a="${FPR[v2-good]}" -v b="${FPR[v1]}" 'BEGIN{print a-b}')
 in_range "$d" -0.003 0.003 || fail "v2-good FPR ${FPR[v2-good]} not within 0.3 points of v1 ${FPR[v1]}"
 [ "${FP[v2-same]}/${TP[v2-same]}" = "${FP[v1]}/${TP[v1]}" ] || fail "v2-same differs from v1"

@@ -69,6 +69,18 @@ for p in v1 v2-bad; do
   [ "$(kv "$line" fp)/$(kv "$line" tp)" = "${FP[$p]}/${TP[$p]}" ] || fail "$p: --eval ($line) != server"
 done
 
+# Failures: answered errors are answers (exit 0); resets and timeouts are not (exit 1).
+start_model err --error-rate 1
+sum=$("$TX" --count 10 --send "$err_url/x" 2>/dev/null) || fail "txgen should accept 500 answers"
+grep -q "sent=10 answered=10 ok=0 errors=10" <<<"$sum" || fail "500 answers summary: $sum"
+start_model rst --misbehave reset
+"$TX" --count 10 --send "$rst_url/x" >/dev/null 2>&1; expect_status 1 $? "txgen against resets"
+start_model hang --misbehave hang
+t0=$(date +%s%N)
+"$TX" --count 2 --timeout 0.3 --send "$hang_url/x" >/dev/null 2>&1; expect_status 1 $? "txgen against a hung server"
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$el" -lt 3000 ] || fail "--timeout 0.3 took $el ms"
+
 # --rate paces sending: 60 requests at 200/s take about 0.3 s.
 t0=$(date +%s%N)
 "$TX" --count 60 --rate 200 --connections 2 --send "$sv1_url/v1/score" >/dev/null 2>&1 || fail "--rate run"

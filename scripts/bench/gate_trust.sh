@@ -8,6 +8,9 @@
 #        each must be caught (exit 1 naming the criterion) in >= 19 of the 20
 #        runs whose verdict.json says the sample could detect the threshold
 #        (criterion not inconclusive for lack of samples: mde <= margin).
+# The latency criterion checked for the planted x1.4 latency is the median ratio
+# (latency_p50_ratio): on a shared 2-core machine the p99 is dominated by CPU
+# contention spikes that hit both targets alike.
 # Usage: scripts/bench/gate_trust.sh [BUILD_DIR] [N_EXCHANGES] [SEEDS]
 # Prints one line per scenario and exits 1 when a target is missed.
 set -u
@@ -38,6 +41,7 @@ cat >"$T/shadow.yaml" <<'YAML'
 request_key: "$.txn_id"
 criteria:
   - {name: min_exchanges, metric: exchanges, target: all, min: 100}
+  - {name: latency_p50_ratio, metric: latency_p50_ratio, max: 1.2, min_samples: 100}
   - {name: latency_p99_ratio, metric: latency_p99_ratio, max: 1.2, min_samples: 100}
   - {name: error_rate_delta, metric: error_rate_delta, max: 0.01, min_samples: 100}
   - {name: decision_flip_rate, metric: decision_flip_rate, max: 0.05, min_samples: 100}
@@ -89,7 +93,7 @@ PY
 ok=1
 scenario "A/A (v1 vs v2-same)" "" --profile v2-same --latency-ms 20 --latency-jitter-ms 2
 [ "$R_FAIL" -le 1 ] || { echo "  MISSED: A/A failed $R_FAIL times (target <= 1)"; ok=0; }
-scenario "planted latency x1.4 (threshold 1.2)" latency_p99_ratio --profile v2-same --latency-ms 28 --latency-jitter-ms 2.8
+scenario "planted latency x1.4 (threshold 1.2)" latency_p50_ratio --profile v2-same --latency-ms 28 --latency-jitter-ms 2.8
 if [ "$R_POW" -gt 0 ]; then
   [ $((R_CAUGHT * 20)) -ge $((R_POW * 19)) ] || { echo "  MISSED: caught $R_CAUGHT of $R_POW powered runs"; ok=0; }
 else echo "  no powered run: raise N"; ok=0; fi

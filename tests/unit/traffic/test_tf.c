@@ -574,3 +574,53 @@ Test(tf, fuzz_regressions_and_seeds_read_cleanly) {
   int seeds = replay_dir(SC_SOURCE_DIR "/tests/fuzz/corpus/tf_read", "");
   cr_assert(seeds >= 4, "seed corpus present (%d files)", seeds);
 }
+
+/* A full disk (RLIMIT_FSIZE with SIGXFSZ ignored) while writing: append or
+ * flush fails with SC_ENOSPC naming the file, and what reached the disk reads
+ * as a truncated file whose exchanges are all intact. */
+#include <signal.h>
+#include <sys/resource.h>
+
+Test(tf, full_disk_gives_enospc_and_a_readable_prefix) {
+  char *path = tmpname();
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {100000, 100000};
+    if (setrlimit(RLIMIT_FSIZE, &rl)) _exit(10);
+    struct sc_error err;
+    sc_error_init(&err);
+    struct sc_tf_header h = {.version = SC_TF_VERSION};
+    struct sc_tf_writer *w;
+    if (sc_tf_writer_open(&w, path, &h, 0, &err)) _exit(11);
+    const struct variant v = {"full", 0, 4, 0, 0, 0};
+    int rc = 0;
+    for (int i = 1; i <= 2000 && !rc; i++) {
+      struct sc_exchange x;
+      make_exchange(&x, (uint64_t)i, &v);
+      rc = sc_tf_writer_append(w, &x, &err);
+      sc_exchange_release(&x);
+    }
+    if (!rc) rc = sc_tf_writer_flush(w, &err);
+    if (rc != SC_ENOSPC) _exit(12);
+    if (!strstr(err.msg, "cannot write traffic file '") || !strstr(err.msg, "too large")) _exit(13);
+    if (sc_tf_writer_close(w, NULL, &err) != SC_ENOSPC) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status), "child died");
+  cr_assert_eq(WEXITSTATUS(status), 0, "child step %d failed", WEXITSTATUS(status));
+  size_t n = 0;
+  uint8_t *all = slurp(path, &n);
+  cr_assert_eq(n, 100000);
+  struct sc_error err;
+  int rc;
+  int k = read_all(all, n, &rc, &err);
+  cr_assert_eq(rc, SC_ETRUNC, "%s", err.msg);
+  cr_assert(k > 50, "%d exchanges survive", k);
+  free(all);
+  unlink(path);
+  free(path);
+}

@@ -307,7 +307,7 @@ static int render_range(struct render *r, const char *name, const char *base, co
     case '>': rc = render_partial(r, name, base, &t); if (rc) return rc; break;
     case '/': return syntax(r, name, base, t.start, "closing tag without an open section");
     default: {
-      const char *be, *after;
+      const char *be = NULL, *after = NULL;
       rc = find_close(r, name, base, &t, end, &be, &after);
       if (rc) return rc;
       rc = render_section(r, name, base, &t, t.after, be);

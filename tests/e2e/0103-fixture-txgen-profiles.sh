@@ -35,21 +35,24 @@ nh=$(grep -c ',fraud$' "$T/h.csv"); [ "$nh" -ge 30 ] && [ "$nh" -le 70 ] || fail
 "$TX" --count 1 --send https://127.0.0.1:1/ >/dev/null 2>&1; expect_status 2 $? "https URL"
 "$TX" --count 1 --send http://127.0.0.1:1/ >/dev/null 2>&1; expect_status 1 $? "unreachable server"
 
-# Each profile through a live server, 20k transactions, 8 connections; the
-# four run side by side (the sanitizer build is slow).
+# Each profile through a live server, 20k transactions (10k in the sanitizer
+# build, which is 4x slower; the targets hold at both sizes for this seed),
+# 8 connections; the four run side by side.
+N=20000
+[ "${SC_SANITIZE:-0}" = 1 ] && N=10000
 declare -A FPR TPR FP TP
 for p in v1 v2-same v2-good v2-bad; do
   n=${p//-/_}
   start_model "s$n" --profile "$p" --quiet
   url_var="s${n}_url"
-  start_bg "tx$n" "$TX" --count 20000 --seed 11 --connections 8 --send "${!url_var}/v1/score"
+  start_bg "tx$n" "$TX" --count $N --seed 11 --connections 8 --send "${!url_var}/v1/score"
 done
 for p in v1 v2-same v2-good v2-bad; do
   n=${p//-/_}; pid_var="tx${n}_pid"
   wait_for 50 bash -c "! kill -0 ${!pid_var} 2>/dev/null" || fail "txgen --send to $p still running after 50 s"
   wait "${!pid_var}" || fail "txgen --send to $p failed: $(cat "$T/tx$n.err")"
   sum=$(cat "$T/tx$n.out")
-  grep -q "sent=20000 answered=20000 ok=20000 errors=0" <<<"$sum" || fail "$p: not all answered: $sum"
+  grep -q "sent=$N answered=$N ok=$N errors=0" <<<"$sum" || fail "$p: not all answered: $sum"
   FPR[$p]=$(kv "$sum" fpr); TPR[$p]=$(kv "$sum" tpr); FP[$p]=$(kv "$sum" fp); TP[$p]=$(kv "$sum" tp)
   echo "$p: $sum"
 done
@@ -63,7 +66,7 @@ in_range "$d" -0.003 0.003 || fail "v2-good FPR ${FPR[v2-good]} not within 0.3 p
 [ "${FP[v2-same]}/${TP[v2-same]}" = "${FP[v1]}/${TP[v1]}" ] || fail "v2-same differs from v1"
 
 # The live answers agree with the offline scoring.
-ev=$("$TX" --count 20000 --seed 11 --eval)
+ev=$("$TX" --count $N --seed 11 --eval)
 for p in v1 v2-bad; do
   line=$(grep "profile=$p " <<<"$ev")
   [ "$(kv "$line" fp)/$(kv "$line" tp)" = "${FP[$p]}/${TP[$p]}" ] || fail "$p: --eval ($line) != server"

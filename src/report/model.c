@@ -141,7 +141,9 @@ static int load_latencies(struct sc_report *r, sqlite3 *db, int64_t run_id, stru
       r->lat[k] = nv;
       cap[k] = nc;
     }
-    r->lat[k][r->nlat[k]++] = sqlite3_column_double(st, 1) / 1000.0;
+    double v = sqlite3_column_double(st, 1) / 1000.0;
+    if (!isfinite(v)) continue;
+    r->lat[k][r->nlat[k]++] = v;
   }
   if (s != SQLITE_DONE) rc = sc_db_err(db, "reading latencies", err);
 out:
@@ -167,7 +169,9 @@ static int load_score_deltas(struct sc_report *r, sqlite3 *db, int64_t run_id, s
       r->score_delta = nv;
       cap = nc;
     }
-    r->score_delta[r->nscore_delta++] = sqlite3_column_double(st, 0);
+    double v = sqlite3_column_double(st, 0);
+    if (!isfinite(v)) continue;
+    r->score_delta[r->nscore_delta++] = v;
   }
   if (s != SQLITE_DONE) rc = sc_db_err(db, "reading score deltas", err);
 out:

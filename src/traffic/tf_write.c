@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,13 +20,18 @@
 
 #define OUT_CAP (256u << 10)
 
+struct enc {
+  uint8_t *p;
+  size_t len, cap;
+  int oom;
+};
+
 struct sc_tf_writer {
   char *path;             /* for messages */
   int fd;
   int own_fd;
   ZSTD_CCtx *cctx;        /* NULL when plain */
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
+  struct enc e;           /* the record being encoded */
   uint8_t *out;
   size_t out_len;
   uint64_t n_since_flush, bytes_since_flush;
@@ -111,96 +115,208 @@ static int stream_flush(struct sc_tf_writer *w, ZSTD_EndDirective mode, struct s
 
 /* Emits the current packer contents as one frame. */
 static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
-  size_t n = w->sb.size;
+  if (w->e.oom) return sc_error_set(err, SC_ENOMEM, "out of memory writing traffic file '%s'", w->path);
+  size_t n = w->e.len;
   if (n > SC_MAX_RECORD_BYTES)
     return sc_error_set(err, SC_ETOOBIG, "cannot write traffic file '%s': record of %zu bytes exceeds %u",
                         w->path, n, (unsigned)SC_MAX_RECORD_BYTES);
-  uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)w->sb.data, (uInt)n);
+  uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)w->e.p, (uInt)n);
   uint8_t pre[SC_TF_FRAME_PREFIX] = {
       (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
       (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
   int rc = stream_put(w, pre, sizeof pre, err);
-  if (!rc) rc = stream_put(w, w->sb.data, n, err);
+  if (!rc) rc = stream_put(w, w->e.p, n, err);
   w->bytes_since_flush += n + sizeof pre;
   return rc;
 }
 
-static void pk_key(msgpack_packer *pk, const char *k) {
-  size_t n = strlen(k);
-  msgpack_pack_str(pk, n);
-  msgpack_pack_str_body(pk, k, n);
+/* ---- msgpack encoding (spec: msgpack/spec.md "Formats") ------------------
+ * A small encoder of the few formats the writer emits, into one growable
+ * buffer: the writer sits on capture's hot path, and msgpack-c's packer costs
+ * a callback and a capacity check per token. Output is plain msgpack; the
+ * reader decodes it with msgpack-c (and tests cross-check both ways). */
+
+static int enc_grow(struct enc *e, size_t n) {
+  size_t nc = e->cap ? e->cap : 4096;
+  while (nc - e->len < n) nc *= 2;
+  uint8_t *np = realloc(e->p, nc);
+  if (!np) {
+    e->oom = 1;
+    return -1;
+  }
+  e->p = np;
+  e->cap = nc;
+  return 0;
 }
 
-static void pk_str(msgpack_packer *pk, const char *s, size_t n) {
-  if (!s) {
-    msgpack_pack_nil(pk);
+static inline int need(struct enc *e, size_t n) {
+  return e->cap - e->len >= n ? 0 : enc_grow(e, n);
+}
+
+static inline void put_be(uint8_t *p, uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; i--) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+
+static void e_uint(struct enc *e, uint64_t v) {
+  if (need(e, 9)) return;
+  uint8_t *p = e->p + e->len;
+  if (v < 128) {
+    p[0] = (uint8_t)v;
+    e->len += 1;
+  } else if (v <= 0xff) {
+    p[0] = 0xcc;
+    p[1] = (uint8_t)v;
+    e->len += 2;
+  } else if (v <= 0xffff) {
+    p[0] = 0xcd;
+    put_be(p + 1, v, 2);
+    e->len += 3;
+  } else if (v <= 0xffffffffu) {
+    p[0] = 0xce;
+    put_be(p + 1, v, 4);
+    e->len += 5;
+  } else {
+    p[0] = 0xcf;
+    put_be(p + 1, v, 8);
+    e->len += 9;
+  }
+}
+
+static void e_int(struct enc *e, int64_t v) {
+  if (v >= 0) {
+    e_uint(e, (uint64_t)v);
     return;
   }
-  msgpack_pack_str(pk, n);
-  msgpack_pack_str_body(pk, s, n);
-}
-
-static void pk_cstr(msgpack_packer *pk, const char *s) { pk_str(pk, s, s ? strlen(s) : 0); }
-
-static void pk_bin(msgpack_packer *pk, const void *p, size_t n) {
-  msgpack_pack_bin(pk, n);
-  if (n) msgpack_pack_bin_body(pk, p, n);
-}
-
-static void pk_msg(msgpack_packer *pk, const struct sc_http_msg *m, int is_req) {
-  msgpack_pack_map(pk, 6);
-  if (is_req) {
-    pk_key(pk, "method");
-    pk_cstr(pk, m->method);
-    pk_key(pk, "target");
-    pk_cstr(pk, m->target);
+  if (need(e, 9)) return;
+  uint8_t *p = e->p + e->len;
+  if (v >= -32) {
+    p[0] = (uint8_t)(int8_t)v;
+    e->len += 1;
   } else {
-    pk_key(pk, "status");
-    msgpack_pack_int(pk, m->status);
-    pk_key(pk, "reason");
-    pk_cstr(pk, m->reason);
+    p[0] = 0xd3;
+    put_be(p + 1, (uint64_t)v, 8);
+    e->len += 9;
   }
-  pk_key(pk, "version");
-  msgpack_pack_array(pk, 2);
-  msgpack_pack_uint8(pk, m->version_major);
-  msgpack_pack_uint8(pk, m->version_minor);
-  pk_key(pk, "headers");
-  msgpack_pack_array(pk, m->n_headers);
-  for (size_t i = 0; i < m->n_headers; i++) {
-    msgpack_pack_array(pk, 2);
-    pk_str(pk, m->headers[i].name ? m->headers[i].name : "", m->headers[i].name ? m->headers[i].name_len : 0);
-    pk_str(pk, m->headers[i].value ? m->headers[i].value : "", m->headers[i].value ? m->headers[i].value_len : 0);
-  }
-  pk_key(pk, "body");
-  pk_bin(pk, m->body, m->body ? m->body_len : 0);
-  pk_key(pk, "body_wire_len");
-  msgpack_pack_uint64(pk, m->body_wire_len);
 }
 
-static void pk_header(msgpack_packer *pk, const struct sc_tf_header *h, int compress) {
-  msgpack_pack_map(pk, 10);
-  pk_key(pk, "t");
-  pk_cstr(pk, "h");
-  pk_key(pk, "version");
-  msgpack_pack_uint32(pk, SC_TF_VERSION);
-  pk_key(pk, "created_ns");
-  msgpack_pack_uint64(pk, h ? h->created_ns : 0);
-  pk_key(pk, "source_kind");
-  pk_cstr(pk, h ? h->source_kind : NULL);
-  pk_key(pk, "source");
-  pk_cstr(pk, h ? h->source : NULL);
-  pk_key(pk, "filter");
-  pk_cstr(pk, h ? h->filter : NULL);
-  pk_key(pk, "host");
-  pk_cstr(pk, h ? h->host : NULL);
-  pk_key(pk, "redactions");
+static void e_container(struct enc *e, size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
+  if (need(e, 5)) return;
+  uint8_t *p = e->p + e->len;
+  if (n < 16) {
+    p[0] = (uint8_t)(fix | n);
+    e->len += 1;
+  } else if (n <= 0xffff) {
+    p[0] = b16;
+    put_be(p + 1, n, 2);
+    e->len += 3;
+  } else {
+    p[0] = b32;
+    put_be(p + 1, n, 4);
+    e->len += 5;
+  }
+}
+
+static void e_map(struct enc *e, size_t n) { e_container(e, n, 0x80, 0xde, 0xdf); }
+static void e_array(struct enc *e, size_t n) { e_container(e, n, 0x90, 0xdc, 0xdd); }
+
+static void e_nil(struct enc *e) {
+  if (need(e, 1)) return;
+  e->p[e->len++] = 0xc0;
+}
+
+/* str (bin=0) or bin (bin=1) of n bytes. */
+static void e_bytes(struct enc *e, const void *s, size_t n, int bin) {
+  if (need(e, n + 5)) return;
+  uint8_t *p = e->p + e->len;
+  size_t h;
+  if (!bin && n < 32) {
+    p[0] = (uint8_t)(0xa0 | n);
+    h = 1;
+  } else if (n <= 0xff) {
+    p[0] = bin ? 0xc4 : 0xd9;
+    p[1] = (uint8_t)n;
+    h = 2;
+  } else if (n <= 0xffff) {
+    p[0] = bin ? 0xc5 : 0xda;
+    put_be(p + 1, n, 2);
+    h = 3;
+  } else {
+    p[0] = bin ? 0xc6 : 0xdb;
+    put_be(p + 1, n, 4);
+    h = 5;
+  }
+  if (n) memcpy(p + h, s, n);
+  e->len += h + n;
+}
+
+static void e_str(struct enc *e, const char *s, size_t n) {
+  if (!s) e_nil(e);
+  else e_bytes(e, s, n, 0);
+}
+
+static void e_cstr(struct enc *e, const char *s) { e_str(e, s, s ? strlen(s) : 0); }
+
+/* Keys are literals: their length is known at compile time. */
+#define KEY(e, lit) e_bytes((e), (lit), sizeof(lit) - 1, 0)
+
+static void e_msg(struct enc *e, const struct sc_http_msg *m, int is_req) {
+  e_map(e, 6);
+  if (is_req) {
+    KEY(e, "method");
+    e_cstr(e, m->method);
+    KEY(e, "target");
+    e_cstr(e, m->target);
+  } else {
+    KEY(e, "status");
+    e_int(e, m->status);
+    KEY(e, "reason");
+    e_cstr(e, m->reason);
+  }
+  KEY(e, "version");
+  e_array(e, 2);
+  e_uint(e, m->version_major);
+  e_uint(e, m->version_minor);
+  KEY(e, "headers");
+  e_array(e, m->n_headers);
+  for (size_t i = 0; i < m->n_headers; i++) {
+    const struct sc_hdr *h = &m->headers[i];
+    e_array(e, 2);
+    e_bytes(e, h->name ? h->name : "", h->name ? h->name_len : 0, 0);
+    e_bytes(e, h->value ? h->value : "", h->value ? h->value_len : 0, 0);
+  }
+  KEY(e, "body");
+  e_bytes(e, m->body, m->body ? m->body_len : 0, 1);
+  KEY(e, "body_wire_len");
+  e_uint(e, m->body_wire_len);
+}
+
+static void e_header(struct enc *pk, const struct sc_tf_header *h, int compress) {
+  e_map(pk, 10);
+  KEY(pk, "t");
+  e_cstr(pk, "h");
+  KEY(pk, "version");
+  e_uint(pk, SC_TF_VERSION);
+  KEY(pk, "created_ns");
+  e_uint(pk, h ? h->created_ns : 0);
+  KEY(pk, "source_kind");
+  e_cstr(pk, h ? h->source_kind : NULL);
+  KEY(pk, "source");
+  e_cstr(pk, h ? h->source : NULL);
+  KEY(pk, "filter");
+  e_cstr(pk, h ? h->filter : NULL);
+  KEY(pk, "host");
+  e_cstr(pk, h ? h->host : NULL);
+  KEY(pk, "redactions");
   uint32_t nr = h && h->redactions ? h->n_redactions : 0;
-  msgpack_pack_array(pk, nr);
-  for (uint32_t i = 0; i < nr; i++) pk_cstr(pk, h->redactions[i] ? h->redactions[i] : "");
-  pk_key(pk, "tool");
-  pk_cstr(pk, h && h->tool ? h->tool : "shadowctl " SHADOWCTL_VERSION);
-  pk_key(pk, "compression");
-  pk_cstr(pk, compress ? "zstd" : "none");
+  e_array(pk, nr);
+  for (uint32_t i = 0; i < nr; i++) e_cstr(pk, h->redactions[i] ? h->redactions[i] : "");
+  KEY(pk, "tool");
+  e_cstr(pk, h && h->tool ? h->tool : "shadowctl " SHADOWCTL_VERSION);
+  KEY(pk, "compression");
+  e_cstr(pk, compress ? "zstd" : "none");
 }
 
 int sc_tf_writer_open(struct sc_tf_writer **out, const char *path, const struct sc_tf_header *h,
@@ -210,8 +326,6 @@ int sc_tf_writer_open(struct sc_tf_writer **out, const char *path, const struct 
   struct sc_tf_writer *w = calloc(1, sizeof *w);
   if (!w) return sc_error_set(err, SC_ENOMEM, "out of memory");
   w->fd = -1;
-  msgpack_sbuffer_init(&w->sb);
-  msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
   w->path = strdup(path ? path : "-");
   w->out = malloc(OUT_CAP);
   if (!w->path || !w->out) {
@@ -250,11 +364,11 @@ int sc_tf_writer_open(struct sc_tf_writer **out, const char *path, const struct 
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, SC_TF_ZSTD_LEVEL);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
   }
-  msgpack_sbuffer_clear(&w->sb);
-  pk_header(&w->pk, h, compress);
-  if (w->sb.size > SC_MAX_HEADER_RECORD) {
+  w->e.len = 0;
+  e_header(&w->e, h, compress);
+  if (w->e.len > SC_MAX_HEADER_RECORD) {
     rc = sc_error_set(err, SC_ETOOBIG, "cannot write traffic file '%s': header of %zu bytes exceeds %u",
-                      w->path, w->sb.size, (unsigned)SC_MAX_HEADER_RECORD);
+                      w->path, w->e.len, (unsigned)SC_MAX_HEADER_RECORD);
     goto out;
   }
   rc = emit_frame(w, err);
@@ -267,7 +381,7 @@ out:
       unlink(w->path);
     }
     ZSTD_freeCCtx(w->cctx);
-    msgpack_sbuffer_destroy(&w->sb);
+    free(w->e.p);
     free(w->out);
     free(w->path);
     free(w);
@@ -279,40 +393,40 @@ out:
 
 int sc_tf_writer_append(struct sc_tf_writer *w, const struct sc_exchange *x, struct sc_error *err) {
   if (w->failed) return sc_error_set(err, w->failed, "traffic file '%s': writer failed earlier", w->path);
-  msgpack_packer *pk = &w->pk;
-  msgpack_sbuffer_clear(&w->sb);
-  msgpack_pack_map(pk, 7);
-  pk_key(pk, "t");
-  pk_cstr(pk, "x");
-  pk_key(pk, "id");
-  msgpack_pack_uint64(pk, x->id);
-  pk_key(pk, "conn");
-  msgpack_pack_map(pk, 6);
+  struct enc *pk = &w->e;
+  pk->len = 0;
+  e_map(pk, 7);
+  KEY(pk, "t");
+  e_cstr(pk, "x");
+  KEY(pk, "id");
+  e_uint(pk, x->id);
+  KEY(pk, "conn");
+  e_map(pk, 6);
   size_t alen = x->conn.family == 6 ? 16 : 4;
-  pk_key(pk, "family");
-  msgpack_pack_uint8(pk, x->conn.family == 6 ? 6 : 4);
-  pk_key(pk, "client");
-  pk_bin(pk, x->conn.client_addr, alen);
-  pk_key(pk, "server");
-  pk_bin(pk, x->conn.server_addr, alen);
-  pk_key(pk, "client_port");
-  msgpack_pack_uint16(pk, x->conn.client_port);
-  pk_key(pk, "server_port");
-  msgpack_pack_uint16(pk, x->conn.server_port);
-  pk_key(pk, "conn_id");
-  msgpack_pack_uint64(pk, x->conn.conn_id);
-  pk_key(pk, "req");
-  pk_msg(pk, &x->req, 1);
-  pk_key(pk, "resp");
-  pk_msg(pk, &x->resp, 0);
-  pk_key(pk, "ts");
-  msgpack_pack_array(pk, 4);
-  msgpack_pack_uint64(pk, x->t_req_first);
-  msgpack_pack_uint64(pk, x->t_req_last);
-  msgpack_pack_uint64(pk, x->t_resp_first);
-  msgpack_pack_uint64(pk, x->t_resp_last);
-  pk_key(pk, "flags");
-  msgpack_pack_uint32(pk, x->flags);
+  KEY(pk, "family");
+  e_uint(pk, x->conn.family == 6 ? 6 : 4);
+  KEY(pk, "client");
+  e_bytes(pk, x->conn.client_addr, alen, 1);
+  KEY(pk, "server");
+  e_bytes(pk, x->conn.server_addr, alen, 1);
+  KEY(pk, "client_port");
+  e_uint(pk, x->conn.client_port);
+  KEY(pk, "server_port");
+  e_uint(pk, x->conn.server_port);
+  KEY(pk, "conn_id");
+  e_uint(pk, x->conn.conn_id);
+  KEY(pk, "req");
+  e_msg(pk, &x->req, 1);
+  KEY(pk, "resp");
+  e_msg(pk, &x->resp, 0);
+  KEY(pk, "ts");
+  e_array(pk, 4);
+  e_uint(pk, x->t_req_first);
+  e_uint(pk, x->t_req_last);
+  e_uint(pk, x->t_resp_first);
+  e_uint(pk, x->t_resp_last);
+  KEY(pk, "flags");
+  e_uint(pk, x->flags);
   int rc = emit_frame(w, err);
   if (rc == SC_ETOOBIG) return rc; /* this record only; the file stays valid */
   if (!rc && (++w->n_since_flush >= SC_TF_FLUSH_EVERY_N || w->bytes_since_flush >= SC_TF_FLUSH_EVERY_BYTES))
@@ -328,7 +442,7 @@ int sc_tf_writer_flush(struct sc_tf_writer *w, struct sc_error *err) {
   return rc;
 }
 
-static void pk_stats(msgpack_packer *pk, const struct sc_tf_stats *s) {
+static void e_stats(struct enc *pk, const struct sc_tf_stats *s) {
   struct sc_tf_stats z;
   if (!s) {
     memset(&z, 0, sizeof z);
@@ -348,12 +462,12 @@ static void pk_stats(msgpack_packer *pk, const struct sc_tf_stats *s) {
       {"first_ts_ns", s->first_ts_ns}, {"last_ts_ns", s->last_ts_ns},
   };
   size_t n = sizeof f / sizeof f[0];
-  msgpack_pack_map(pk, n + 1);
-  pk_key(pk, "t");
-  pk_cstr(pk, "s");
+  e_map(pk, n + 1);
+  KEY(pk, "t");
+  e_cstr(pk, "s");
   for (size_t i = 0; i < n; i++) {
-    pk_key(pk, f[i].k);
-    msgpack_pack_uint64(pk, f[i].v);
+    e_cstr(pk, f[i].k);
+    e_uint(pk, f[i].v);
   }
 }
 
@@ -363,8 +477,8 @@ int sc_tf_writer_close(struct sc_tf_writer *w, const struct sc_tf_stats *stats, 
   if (rc) {
     sc_error_set(err, rc, "traffic file '%s': writer failed earlier", w->path);
   } else {
-    msgpack_sbuffer_clear(&w->sb);
-    pk_stats(&w->pk, stats);
+    w->e.len = 0;
+    e_stats(&w->e, stats);
     rc = emit_frame(w, err);
     if (!rc) rc = stream_flush(w, ZSTD_e_end, err);
   }
@@ -373,7 +487,7 @@ int sc_tf_writer_close(struct sc_tf_writer *w, const struct sc_tf_stats *stats, 
     rc = sc_error_set(err, SC_EIO, "cannot close traffic file '%s': %s", w->path, strerror(e));
   }
   ZSTD_freeCCtx(w->cctx);
-  msgpack_sbuffer_destroy(&w->sb);
+  free(w->e.p);
   free(w->out);
   free(w->path);
   free(w);

@@ -62,6 +62,7 @@ scenario() {
     local st=$?
     kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
     case $st in 0) pass=$((pass + 1)) ;; 1) fail=$((fail + 1)) ;; *) inc=$((inc + 1)) ;; esac
+    [ -n "$crit" ] || [ $st = 0 ] || { echo "  seed $s: exit $st"; grep -E ' (fail|inconclusive) ' "$T/gate.out" | sed 's/^/    /'; }
     if [ -n "$crit" ]; then
       # powered: the criterion's mde <= |threshold - null| (the report's "sample large enough")
       local p
@@ -91,14 +92,22 @@ PY
 }
 
 ok=1
+ONLY=${GATE_TRUST_ONLY:-}   # "aa", "latency" or "errors" runs one scenario
+R_FAIL=0 R_POW=1 R_CAUGHT=1
+[ -z "$ONLY" ] || [ "$ONLY" = aa ] && {
 scenario "A/A (v1 vs v2-same)" "" --profile v2-same --latency-ms 20 --latency-jitter-ms 2
 [ "$R_FAIL" -le 1 ] || { echo "  MISSED: A/A failed $R_FAIL times (target <= 1)"; ok=0; }
+}
+[ -z "$ONLY" ] || [ "$ONLY" = latency ] && {
 scenario "planted latency x1.4 (threshold 1.2)" latency_p50_ratio --profile v2-same --latency-ms 28 --latency-jitter-ms 2.8
 if [ "$R_POW" -gt 0 ]; then
   [ $((R_CAUGHT * 20)) -ge $((R_POW * 19)) ] || { echo "  MISSED: caught $R_CAUGHT of $R_POW powered runs"; ok=0; }
 else echo "  no powered run: raise N"; ok=0; fi
+}
+[ -z "$ONLY" ] || [ "$ONLY" = errors ] && {
 scenario "planted error rate +2% (threshold 0.01)" error_rate_delta --profile v2-same --latency-ms 20 --latency-jitter-ms 2 --error-rate 0.02
 if [ "$R_POW" -gt 0 ]; then
   [ $((R_CAUGHT * 20)) -ge $((R_POW * 19)) ] || { echo "  MISSED: caught $R_CAUGHT of $R_POW powered runs"; ok=0; }
 else echo "  no powered run: raise N"; ok=0; fi
+}
 [ $ok = 1 ] && echo "gate_trust: all targets met" || { echo "gate_trust: targets missed"; exit 1; }

@@ -24,6 +24,8 @@
 #include "diff/json_diff.h"
 #include "diff/noise.h"
 #include "store/db.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 enum { T_CUR = 0, T_CAND = 1, T_SEC = 2, NT = 3 };
 static const char *const tname[NT] = {"current", "candidate", "secondary"};
@@ -366,7 +368,7 @@ static int pass(struct ctx *c) {
   snprintf(sql, sizeof sql,
            "SELECT e.seq, r.target, r.status, r.error, r.latency_us, r.body, r.content_type, r.headers,"
            " l.positive, %s, %s"
-           " FROM exchanges e JOIN responses r ON r.run_id = e.run_id AND r.seq = e.seq"
+           " FROM exchanges e CROSS JOIN responses r ON r.run_id = e.run_id AND r.seq = e.seq"
            " LEFT JOIN labels l ON l.request_key = e.request_key"
            " WHERE e.run_id = ?1 %s ORDER BY e.seq",
            c->nslices ? "e.req_headers" : "NULL", c->nslices ? "e.req_body" : "NULL",
@@ -583,7 +585,7 @@ static double half_to_mde(struct ctx *c, double lo, double hi) {
 static unsigned boot_iters(struct ctx *c, size_t n) {
   /* Bootstrap cost is iters * n: keep it near 5e7 element draws on huge runs. */
   unsigned it = c->cfg->bootstrap_iters ? c->cfg->bootstrap_iters : 1000;
-  double cap = 5e7 / (double)(n ? n : 1);
+  double cap = 2e7 / (double)(n ? n : 1);
   if (cap < 50) cap = 50;
   if ((double)it > cap) it = (unsigned)cap;
   return it;
@@ -643,19 +645,20 @@ static int latency_compare(struct ctx *c, int paired, const struct tstats *cur, 
   }
   int64_t nn = (int64_t)(na < nb ? na : nb);
   unsigned it = boot_iters(c, na + nb);
-  static const struct { double q; const char *ratio, *delta; } qs[] = {
-    {0.5, "latency_p50_ratio", "latency_p50_delta_us"}, {0.99, "latency_p99_ratio", "latency_p99_delta_us"}};
+  static const double qv[2] = {0.5, 0.99};
+  static const char *const rname[2] = {"latency_p50_ratio", "latency_p99_ratio"};
+  static const char *const dname[2] = {"latency_p50_delta_us", "latency_p99_delta_us"};
+  struct sc_boot_q bq[2];
+  rc = sc_stats_bootstrap_quantiles(a, na, b, nb, qv, 2, paired, it, c->cfg->alpha, c->cfg->seed, bq);
+  if (rc) goto nomem;
+  char dd[300];
+  snprintf(dd, sizeof dd, "{\"bootstrap\":%u,\"paired\":%s,\"test\":%s}", it, paired ? "true" : "false", det);
   for (size_t k = 0; k < 2 && !rc; k++) {
-    double est, lo, hi;
-    rc = sc_stats_bootstrap(a, na, b, nb, qs[k].q, paired, 1, it, c->cfg->alpha, c->cfg->seed + k, &est, &lo, &hi);
-    if (rc) goto nomem;
-    char dd[300];
-    snprintf(dd, sizeof dd, "{\"bootstrap\":%u,\"paired\":%s,\"test\":%s}", it, paired ? "true" : "false", det);
-    rc = metric(c, "candidate", qs[k].ratio, est, lo, hi, nn, p_value, half_to_mde(c, lo, hi), dd);
-    if (rc) goto out;
-    rc = sc_stats_bootstrap(a, na, b, nb, qs[k].q, paired, 0, it, c->cfg->alpha, c->cfg->seed + 10 + k, &est, &lo, &hi);
-    if (rc) goto nomem;
-    rc = metric(c, "candidate", qs[k].delta, est, lo, hi, nn, p_value, half_to_mde(c, lo, hi), dd);
+    rc = metric(c, "candidate", rname[k], bq[k].ratio, bq[k].ratio_lo, bq[k].ratio_hi, nn, p_value,
+                half_to_mde(c, bq[k].ratio_lo, bq[k].ratio_hi), dd);
+    if (!rc)
+      rc = metric(c, "candidate", dname[k], bq[k].delta, bq[k].delta_lo, bq[k].delta_hi, nn, p_value,
+                  half_to_mde(c, bq[k].delta_lo, bq[k].delta_hi), dd);
   }
   if (!rc) rc = metric(c, "candidate", "latency_effect", effect, NAN, NAN, nn, p_value, NAN, det);
   goto out;
@@ -1073,6 +1076,9 @@ int sc_analyze_run_slices(sqlite3 *db, int64_t run_id, int step, const struct sc
   if (rc) return rc;
   rc = load_run(&c);
   if (rc) goto out;
+  /* A large page cache keeps the inserts of a big run off the disk until
+   * commit (the default 2 MiB cache spills constantly). */
+  sqlite3_exec(db, "PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
   rc = sc_db_exec(db, "SAVEPOINT sc_analyze", "cannot start analysis", err);
   if (rc) goto out;
   in_tx = 1;
@@ -1083,19 +1089,25 @@ int sc_analyze_run_slices(sqlite3 *db, int64_t run_id, int step, const struct sc
   if (!rc) rc = sc_db_prepare(db, &c.ins_diff, "INSERT INTO diffs (run_id, seq, pair, path, kind, current_value, other_value) VALUES (?,?,?,?,?,?,?)", err);
   if (!rc) rc = sc_db_prepare(db, &c.ins_metric, "INSERT INTO metrics (run_id, step, scope, target, name, value, ci_lo, ci_hi, n, p_value, mde, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err);
   if (rc) goto out;
+  double t0 = sc_clock_mono_s();
   rc = pass(&c);
   if (rc) goto out;
+  double t1 = sc_clock_mono_s();
   struct tstats ts[NT];
   memset(ts, 0, sizeof ts);
   for (int t = 0; t < NT && !rc; t++) rc = collect(&c, t, &ts[t]);
   for (int t = 0; t < NT && !rc; t++)
     if (ts[t].n) rc = target_metrics(&c, t, &ts[t]);
+  double t2 = sc_clock_mono_s();
   if (!rc && ts[T_CAND].n && ts[T_CUR].n) rc = compare_targets(&c, &ts[T_CUR], &ts[T_CAND]);
+  double t3 = sc_clock_mono_s();
   for (int t = 0; t < NT; t++) free(ts[t].lat);
   if (!rc) rc = path_metrics(&c);
   if (!rc) rc = run_metrics(&c);
   if (!rc) rc = sweep(&c);
   if (!rc) rc = slices(&c);
+  sc_log_debug("analyze run %lld: %zu exchanges; pass %.2fs, per-target %.2fs, comparisons %.2fs, rest %.2fs",
+               (long long)run_id, c.nx, t1 - t0, t2 - t1, t3 - t2, sc_clock_mono_s() - t3);
 out:
   sqlite3_finalize(c.ins_dec);
   sqlite3_finalize(c.ins_pair);

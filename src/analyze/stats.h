@@ -89,6 +89,21 @@ int sc_stats_bootstrap(const double *a, size_t na, const double *b, size_t nb, d
                        int ratio, unsigned iters, double alpha, uint64_t seed, double *est, double *lo,
                        double *hi);
 
+/* Several quantiles in one pass: out[k] gets quantile qs[k] (type 7) of x;
+ * reorders x. qs in any order; nq <= 16. */
+void sc_stats_quantiles_select(double *x, size_t n, const double *qs, size_t nq, double *out);
+
+/* Bootstrap of quantile ratios and differences (a against b) for several
+ * quantiles from the same resamples (one resample serves every quantile,
+ * both as a ratio and as a difference). nq <= 16. */
+struct sc_boot_q {
+  double ratio, ratio_lo, ratio_hi;
+  double delta, delta_lo, delta_hi;
+};
+int sc_stats_bootstrap_quantiles(const double *a, size_t na, const double *b, size_t nb, const double *qs,
+                                 size_t nq, int paired, unsigned iters, double alpha, uint64_t seed,
+                                 struct sc_boot_q *out);
+
 /* Minimum detectable difference of a proportion near p with n samples per
  * group (unpaired: two groups of n1, n2) at level alpha and power:
  * (z_{1-alpha/2} + z_power) * sqrt(p~(1-p~)(1/n1 + 1/n2)), p~ = p clamped to

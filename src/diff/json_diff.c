@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #include "util/limits.h"
@@ -609,6 +610,16 @@ static size_t json_depth(const char *s, size_t n, size_t limit) {
   return maxd;
 }
 
+/* Keeps a non-JSON body's bytes (the input may not outlive the parse). */
+static int keep_bytes(struct sc_parsed *p, const char *s, size_t n) {
+  sc_buf_reset(&p->bytes);
+  if (sc_buf_append(&p->bytes, s, n)) {
+    p->cls = SC_DC_TOO_LARGE;
+    sc_buf_reset(&p->bytes);
+  }
+  return SC_OK;
+}
+
 int sc_diff_parse(const struct sc_diff_rules *rules, const struct sc_body *body, struct sc_parsed *p) {
   size_t max = p->bytes.max;
   sc_parsed_release(p);
@@ -626,20 +637,34 @@ int sc_diff_parse(const struct sc_diff_rules *rules, const struct sc_body *body,
     p->cls = SC_DC_EMPTY;
     return SC_OK;
   }
-  int rc = sc_diff_decode(body->content_encoding, body->p, body->n, rules->max_bytes, &p->bytes);
-  if (rc == SC_ENOMEM) return rc;
-  if (rc == SC_ETOOBIG) {
-    p->cls = SC_DC_TOO_LARGE;
-    sc_buf_reset(&p->bytes);
-    return SC_OK;
+  const char *enc = body->content_encoding;
+  int identity = !enc || !*enc || !strcasecmp(enc, "identity");
+  const char *s;
+  size_t n;
+  if (identity) {
+    /* parsed in place; copied only when kept as non-JSON bytes */
+    if (body->n > rules->max_bytes) {
+      p->cls = SC_DC_TOO_LARGE;
+      return SC_OK;
+    }
+    s = body->p;
+    n = body->n;
+  } else {
+    int rc = sc_diff_decode(enc, body->p, body->n, rules->max_bytes, &p->bytes);
+    if (rc == SC_ENOMEM) return rc;
+    if (rc == SC_ETOOBIG) {
+      p->cls = SC_DC_TOO_LARGE;
+      sc_buf_reset(&p->bytes);
+      return SC_OK;
+    }
+    if (rc) {
+      p->cls = SC_DC_DECODE_ERROR;
+      sc_buf_reset(&p->bytes);
+      return SC_OK;
+    }
+    s = p->bytes.p;
+    n = p->bytes.len;
   }
-  if (rc) {
-    p->cls = SC_DC_DECODE_ERROR;
-    sc_buf_reset(&p->bytes);
-    return SC_OK;
-  }
-  const char *s = p->bytes.p;
-  size_t n = p->bytes.len;
   size_t i = 0;
   while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
   int claims_json = !strcmp(p->ctype, "application/json") ||
@@ -648,11 +673,12 @@ int sc_diff_parse(const struct sc_diff_rules *rules, const struct sc_body *body,
   if (i == n) {
     p->cls = claims_json || !n ? SC_DC_EMPTY : SC_DC_NON_JSON_EQUAL;
     if (p->cls == SC_DC_EMPTY) sc_buf_reset(&p->bytes);
+    else if (identity) return keep_bytes(p, s, n);
     return SC_OK;
   }
   if (!claims_json && !(looks_json && (!k || !strncmp(p->ctype, "text/plain", 10)))) {
     p->cls = SC_DC_NON_JSON_EQUAL;
-    return SC_OK;
+    return identity ? keep_bytes(p, s, n) : SC_OK;
   }
   if (json_depth(s, n, rules->max_depth) > rules->max_depth) {
     p->cls = SC_DC_TOO_DEEP;
@@ -666,7 +692,7 @@ int sc_diff_parse(const struct sc_diff_rules *rules, const struct sc_body *body,
   if (!j) {
     /* A body without a JSON content type that does not parse is plain bytes. */
     p->cls = claims_json ? SC_DC_INVALID_JSON : SC_DC_NON_JSON_EQUAL;
-    return SC_OK;
+    return identity && !claims_json ? keep_bytes(p, s, n) : SC_OK;
   }
   p->json = j;
   p->cls = SC_DC_EQUAL;

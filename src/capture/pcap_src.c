@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ struct sc_pcap_src {
   int live;
   const char *name;
   uint64_t n;      /* packets returned */
+  int timeout_ms;  /* live: poll timeout */
 };
 
 int sc_pcap_src_open(struct sc_pcap_src **out, const struct sc_pcap_src_cfg *cfg,
@@ -74,6 +76,11 @@ int sc_pcap_src_open(struct sc_pcap_src **out, const struct sc_pcap_src_cfg *cfg
                         a == PCAP_ERROR ? pcap_geterr(s->p) : "");
       goto out;
     }
+    s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 200;
+    if (pcap_setnonblock(s->p, 1, eb) != 0) {
+      rc = sc_error_set(err, SC_EIO, "cannot capture on interface '%s': %s", cfg->iface, eb);
+      goto out;
+    }
   }
   s->dlt = pcap_datalink(s->p);
   if (!sc_decode_dlt_supported(s->dlt)) {
@@ -120,8 +127,24 @@ int sc_pcap_src_next(struct sc_pcap_src *s, const uint8_t **data, uint32_t *capl
     *ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
     return 1;
   }
+  if (r == 0 && s->live) {
+    /* Non-blocking live handle: wait for the descriptor at most timeout_ms
+     * (immediate mode would otherwise block forever without packets); a
+     * signal interrupts poll, and the caller checks its stop flag. */
+    struct pollfd pfd = {pcap_get_selectable_fd(s->p), POLLIN, 0};
+    if (pfd.fd >= 0) poll(&pfd, 1, s->timeout_ms);
+    r = pcap_next_ex(s->p, &h, &d);
+    if (r == 1) {
+      s->n++;
+      *data = d;
+      *caplen = h->caplen;
+      *wirelen = h->len;
+      *ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+      return 1;
+    }
+  }
   if (r == 0) return 0;
-  if (r == PCAP_ERROR_BREAK) return 2;
+  if (r == PCAP_ERROR_BREAK) return s->live ? 0 : 2;
   if (s->live) return sc_error_set(err, SC_EIO, "capture on '%s' failed: %s", s->name, pcap_geterr(s->p));
   FILE *f = pcap_file(s->p);
   long off = f ? ftell(f) : -1;

@@ -4,6 +4,7 @@
  * capture and traffic). Reference: schemas/traffic.md; ../shared/DESIGN.md
  * (safety rules: -Z privilege drop, 0600 files, default redactions).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,9 +141,9 @@ static void progress(void *ud, const struct sc_capture_stats *st) {
   X(upgraded, upgraded) X(sampled_out_connections, sampled_out)                                 \
   X(reasm_bytes_peak, ooo_bytes_peak) X(first_ts_ns, tf.first_ts_ns) X(last_ts_ns, tf.last_ts_ns)
 
-static int write_stats_json(const char *path, const struct sc_capture_stats *st, struct sc_error *err) {
-  FILE *f = fopen(path, "w");
-  if (!f) return sc_error_set(err, SC_EIO, "cannot write stats file '%s'", path);
+/* f was opened before privileges were dropped; closed here. */
+static int write_stats_json(FILE *f, const char *path, const struct sc_capture_stats *st,
+                            struct sc_error *err) {
   fputs("{", f);
   const char *sep = "";
 #define X(name, field)                                                       \
@@ -184,6 +185,7 @@ int cmd_capture(int argc, char **argv) {
   char **descr = NULL;
   uint32_t n_descr = 0;
   char host[256] = "";
+  FILE *stats_f = NULL;
   sc_error_init(&err);
   memset(&redact, 0, sizeof redact);
 
@@ -323,6 +325,13 @@ int cmd_capture(int argc, char **argv) {
   rc = sc_tf_writer_open(&w, out, &h, compress, &err);
   if (rc) goto fail;
   octx.w = w;
+  if (stats_json) {
+    stats_f = fopen(stats_json, "w");
+    if (!stats_f) {
+      rc = sc_error_set(&err, SC_EIO, "cannot write stats file '%s': %s", stats_json, strerror(errno));
+      goto fail;
+    }
+  }
   if (user) {
     rc = sc_capture_drop_privileges(user, &err);
     if (rc) goto fail;
@@ -339,7 +348,9 @@ int cmd_capture(int argc, char **argv) {
   if (stats_json) {
     struct sc_error serr;
     sc_error_init(&serr);
-    if (write_stats_json(stats_json, &st, &serr)) {
+    int src = write_stats_json(stats_f, stats_json, &st, &serr);
+    stats_f = NULL;
+    if (src) {
       if (!lrc && !crc) {
         err = serr;
         rc = serr.code;
@@ -362,6 +373,7 @@ fail:
 out:
   g_cap = NULL;
   sc_opts_end(&op);
+  if (stats_f) fclose(stats_f);
   if (w) {
     struct sc_error e2;
     if (sc_tf_writer_close(w, NULL, &e2)) { /* already failing: keep the first error */ }

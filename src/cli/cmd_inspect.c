@@ -48,19 +48,17 @@ const struct sc_cmd_desc cmd_inspect_desc = {
       "A truncated or corrupt file is read up to its last good exchange, then the error is reported.",
   .opts = opts,
   .epilogue =
-      "Exit status:\n"
-      "  0  the file was read completely (with --validate: the file is valid)\n"
-      "  1  with --validate: the file is truncated or corrupt (the error line says where)\n"
-      "  2  usage error, the file cannot be opened or is not a traffic file; without --validate also a\n"
-      "     truncated or corrupt file (every good exchange before the error is printed first)\n"
-      "\n"
+      "Exit status: 0 the file was read completely (with --validate: the file is valid); "
+      "1 with --validate: the file is truncated or corrupt, and the error line says where; "
+      "2 usage error, or the file cannot be opened or is not a traffic file, or (without --validate) "
+      "it is truncated or corrupt, after every good exchange before the damage was printed.\n"
       "Examples:\n"
-      "  shadowctl inspect prod.shdw | head\n"
-      "  shadowctl inspect --status 500 --grep /v1/score prod.shdw\n"
-      "  shadowctl inspect --json --limit 10 prod.shdw | jq .req.target\n"
-      "  shadowctl inspect --count --method POST prod.shdw\n"
-      "  shadowctl inspect --validate prod.shdw && echo ok\n"
-      "  shadowctl capture -r x.pcap -o - | shadowctl inspect -\n",
+      "shadowctl inspect prod.shdw | head\n"
+      "shadowctl inspect --status 500 --grep /v1/score prod.shdw\n"
+      "shadowctl inspect --json --limit 10 prod.shdw | jq .req.target\n"
+      "shadowctl inspect --count --method POST prod.shdw\n"
+      "shadowctl inspect --validate prod.shdw && echo ok\n"
+      "shadowctl capture -r x.pcap -o - | shadowctl inspect -",
 };
 
 static const char *const flag_names[] = {
@@ -314,16 +312,16 @@ int cmd_inspect(int argc, char **argv) {
     case OPT_METHOD: method = arg; break;
     case OPT_GREP: grep = arg; break;
     case OPT_STATUS:
-      if (sc_parse_u64(&cmd_inspect_desc, "--status", arg, &status)) { sc_opts_end(&op); return SC_EXIT_USAGE; }
+      if (sc_parse_u64(&cmd_inspect_desc, "status", arg, &status)) { sc_opts_end(&op); return SC_EXIT_USAGE; }
       if (status > 999) {
-        sc_opts_usage_error(&cmd_inspect_desc, "--status: '%s' is not an HTTP status (0..999)", arg);
+        sc_opts_usage_error(&cmd_inspect_desc, "invalid value '%s' for --status: expected an HTTP status 0..999", arg);
         sc_opts_end(&op);
         return SC_EXIT_USAGE;
       }
       have_status = 1;
       break;
     case OPT_LIMIT:
-      if (sc_parse_u64(&cmd_inspect_desc, "--limit", arg, &limit)) { sc_opts_end(&op); return SC_EXIT_USAGE; }
+      if (sc_parse_u64(&cmd_inspect_desc, "limit", arg, &limit)) { sc_opts_end(&op); return SC_EXIT_USAGE; }
       have_limit = 1;
       break;
     }

@@ -346,7 +346,7 @@ int cmd_inspect(int argc, char **argv) {
   if (rc) {
     sc_cli_error("inspect", &err);
     if (validate && (rc == SC_ETRUNC || rc == SC_ECORRUPT)) return SC_EXIT_FAIL;
-    return rc == SC_EIO || rc == SC_ENOMEM ? SC_EXIT_FAIL : SC_EXIT_USAGE;
+    return rc == SC_ENOMEM ? SC_EXIT_FAIL : SC_EXIT_USAGE; /* unreadable input is an input error */
   }
   uint64_t matched = 0;
   int filtering = !validate && !header;

@@ -73,7 +73,8 @@ static int src_read(struct sc_tf_reader *r, uint8_t *p, size_t n, size_t *got, s
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) {
       int e = errno;
-      return sc_error_set(err, SC_EIO, "cannot read traffic file '%s': %s", r->path, strerror(e));
+      return sc_error_set(err, e == EISDIR ? SC_EINVAL : SC_EIO, "cannot read traffic file '%s': %s", r->path,
+                          strerror(e));
     }
     *got = (size_t)k;
     return 0;

@@ -70,6 +70,9 @@ grep -q "is empty, not a shadowctl traffic file" <<<"$("$SHADOWCTL" inspect "$T/
 grep -q "cannot open traffic file '$T/missing.shdw': No such file or directory" <<<"$("$SHADOWCTL" inspect "$T/missing.shdw" 2>&1)" \
   || fail "missing file message"
 
+"$SHADOWCTL" inspect "$T" >/dev/null 2>"$T/err"; expect_status 2 $? "a directory"
+grep -q "cannot read traffic file '$T': Is a directory" "$T/err" || fail "directory message: $(cat "$T/err")"
+
 # Usage errors.
 "$SHADOWCTL" inspect >/dev/null 2>&1; expect_status 2 $? "no file"
 "$SHADOWCTL" inspect "$T/p.shdw" "$T/p.shdw" >/dev/null 2>&1; expect_status 2 $? "two files"

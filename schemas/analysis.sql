@@ -17,8 +17,16 @@
 --   intervals  ci_lo/ci_hi are two-sided (1 - alpha) intervals, alpha from
 --              shadow.yaml (default 0.05 -> 95%); NULL when not computable.
 --   mde        minimum detectable effect at this sample size (alpha, power 0.8)
---              in the metric's own unit; the gate answers inconclusive when a
---              criterion's threshold is smaller than the mde.
+--              in the metric's own unit, as a distance from "no change" (0 for
+--              rates and deltas, 1 for ratios): for proportions
+--              (z_a/2 + z_b) * sqrt(p(1-p)/n) with p clamped to [3/n, 0.5]
+--              (paired deltas: sqrt(p_discordant/n)); for bootstrapped metrics
+--              the interval half-width * (z_a/2 + z_b) / z_a. NULL when not a
+--              statistical metric (counts). The gate answers inconclusive when
+--              a criterion's distance from "no change" is smaller than the mde.
+--   not applicable  a metric that cannot exist for the run's mode is stored
+--              with value NULL and detail {"not_applicable": "..."} (e.g.
+--              decision_flip_rate in canary mode).
 --   latencies  microseconds. Rates are fractions in 0..1.
 --
 -- Metric names (metrics.name). Shadow = paired (both targets answered the
@@ -41,6 +49,9 @@
 --   latency_effect       [candidate] canary: Mann-Whitney common-language effect
 --                        size P(candidate > current) + 0.5 P(=); shadow: share of
 --                        pairs where the candidate was slower; p_value as above
+--                        (detail: test statistic, rank-biserial correlation,
+--                        bootstrap resamples; resamples are reduced to keep
+--                        resamples * n near 2e7, at least 50)
 --   positive_rate        [target] share of responses decided positive (alert rate)
 --   positive_rate_delta  [candidate] positive_rate(candidate) - positive_rate(current);
 --                        p_value: McNemar (shadow) / two-proportion z (canary)

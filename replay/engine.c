@@ -38,6 +38,7 @@
 #include <strings.h>
 
 #include "replay/internal.h"
+#include "replay/sink.h"
 #include "store/writer.h"
 #include "util/check.h"
 #include "util/clock.h"
@@ -51,6 +52,7 @@ struct rp_engine {
   struct sc_replay_source *src;
   sqlite3 *db;
   struct sc_store_writer *w;
+  struct rp_sink *sink;          /* writer thread; owns w while running */
   uv_loop_t loop;
   uv_timer_t sched, flush, status;
   uv_signal_t sigint, sigterm;
@@ -356,14 +358,20 @@ static void send_to(struct rp_engine *eng, struct rp_job *j, int ti, int with_js
   rp_target_send(t, tr);
 }
 
-static void sink(struct rp_engine *eng, struct rp_job *j);
-
 static void job_release_pending(struct rp_engine *eng, struct rp_job *j) {
   if (--j->pending > 0) return;
   int any = 0;
   for (int i = 0; i < SC_T_COUNT; i++) any |= j->tr[i] != NULL;
-  if (any) sink(eng, j);
-  job_free(j);
+  const struct rp_treq *cur = j->tr[SC_T_CURRENT];
+  for (int i = 1; i < SC_T_COUNT; i++) {
+    const struct rp_treq *tr = j->tr[i];
+    if (cur && tr && cur->sent_ns && tr->sent_ns) {
+      double skew = fabs(((double)tr->sent_ns - (double)cur->sent_ns) / 1e3);
+      if (skew > eng->t[i].max_skew_us) eng->t[i].max_skew_us = skew;
+    }
+  }
+  if (any && eng->sink && !eng->fatal.code) rp_sink_push(eng->sink, j); /* the sink frees it */
+  else job_free(j);
   SC_ASSERT(eng->jobs_inflight > 0);
   eng->jobs_inflight--;
   kick(eng);
@@ -414,103 +422,6 @@ void rp_engine_treq_done(struct rp_engine *eng, struct rp_treq *tr) {
     rp_hist_add(t, (double)(tr->done_ns - from) / 1e3);
   }
   job_release_pending(eng, tr->job);
-}
-
-/* Response headers "name\0value\0..." -> JSON array; content type out. */
-static char *headers_json(const struct sc_buf *raw, const char **ctype, size_t *ctype_len) {
-  json_t *arr = json_array();
-  const char *p = raw->p, *end = raw->p + raw->len;
-  *ctype = NULL;
-  *ctype_len = 0;
-  while (p < end) {
-    const char *name = p;
-    size_t nn = strnlen(p, (size_t)(end - p));
-    p += nn + 1;
-    if (p > end) break;
-    const char *val = p;
-    size_t vn = strnlen(p, (size_t)(end - p));
-    p += vn + 1;
-    json_t *pair = json_array();
-    json_array_append_new(pair, json_stringn_nocheck(name, nn));
-    json_array_append_new(pair, json_stringn_nocheck(val, vn));
-    json_array_append_new(arr, pair);
-    if (nn == 12 && !strncasecmp(name, "content-type", 12)) {
-      *ctype = val;
-      *ctype_len = vn;
-    }
-  }
-  char *s = json_dumps(arr, JSON_COMPACT);
-  json_decref(arr);
-  return s;
-}
-
-static void sink(struct rp_engine *eng, struct rp_job *j) {
-  if (!eng->w || eng->fatal.code) return;
-  struct sc_error e;
-  sc_error_init(&e);
-  struct sc_store_exchange sx = {
-    .seq = j->seq,
-    .exchange_id = j->x.id,
-    .step = j->step,
-    .request_key = j->key,
-    .key_hash = j->hash,
-    .routed = j->routed,
-    .method = j->x.req.method,
-    .target = j->x.req.target,
-    .req_headers_json = j->req_headers_json,
-    .req_body = j->x.req.body,
-    .req_body_len = j->x.req.body ? j->x.req.body_len : 0,
-    .recorded_status = j->x.resp.status,
-    .recorded_latency_us = -1,
-    .intended_ns = (int64_t)j->intended_ns,
-  };
-  if (j->x.t_resp_last && j->x.t_req_last && j->x.t_resp_last >= j->x.t_req_last)
-    sx.recorded_latency_us = (double)(j->x.t_resp_last - j->x.t_req_last) / 1e3;
-  int rc = sc_store_writer_add_exchange(eng->w, &sx, &e);
-  const struct rp_treq *cur = j->tr[SC_T_CURRENT];
-  for (int i = 0; i < SC_T_COUNT && !rc; i++) {
-    struct rp_treq *tr = j->tr[i];
-    if (!tr) continue;
-    const char *ct = NULL;
-    size_t ctn = 0;
-    char *hj = tr->errkind ? NULL : headers_json(&tr->hdr_raw, &ct, &ctn);
-    char *ctype = ct ? sc_memdup0(ct, ctn) : NULL;
-    char hash[17] = "";
-    if (!tr->errkind && tr->hs) snprintf(hash, sizeof hash, "%016llx", (unsigned long long)XXH64_digest(tr->hs));
-    uint64_t from = eng->cfg->pacing == SC_PACE_RATE ? eng->start_ns + j->intended_ns : tr->start_ns;
-    if (from > tr->done_ns) from = tr->start_ns;
-    double skew = NAN;
-    if (cur && i != SC_T_CURRENT && cur->sent_ns && tr->sent_ns) {
-      skew = ((double)tr->sent_ns - (double)cur->sent_ns) / 1e3;
-      if (fabs(skew) > tr->t->max_skew_us) tr->t->max_skew_us = fabs(skew);
-    }
-    struct sc_store_response r = {
-      .seq = j->seq,
-      .target = tr->t->name,
-      .status = tr->errkind ? 0 : tr->status,
-      .error = sc_replay_errkind_name(tr->errkind),
-      .latency_us = tr->errkind && tr->errkind != SC_RE_TIMEOUT ? -1 : (double)(tr->done_ns - from) / 1e3,
-      .ttfb_us = tr->first_ns && tr->first_ns >= tr->start_ns ? (double)(tr->first_ns - tr->start_ns) / 1e3 : -1,
-      .sent_ns = tr->sent_ns ? (int64_t)(tr->sent_ns - eng->start_ns) : (int64_t)(tr->start_ns - eng->start_ns),
-      .skew_us = skew,
-      .headers_json = hj,
-      .body = tr->errkind ? NULL : tr->body.p,
-      .body_stored_len = tr->errkind ? 0 : tr->body.len,
-      .body_len = (int64_t)tr->body_len,
-      .body_hash = hash[0] ? hash : NULL,
-      .body_truncated = tr->body_truncated,
-      .content_type = ctype,
-    };
-    rc = sc_store_writer_add_response(eng->w, &r, &e);
-    free(hj);
-    free(ctype);
-  }
-  if (rc) {
-    set_fatal(eng, &e);
-    return;
-  }
-  eng->stored++;
-  if (eng->cfg->n_steps > 0) eng->step_count += 0; /* counted at dispatch */
 }
 
 /* ---- scheduler ---- */
@@ -579,7 +490,7 @@ static void step_end(struct rp_engine *eng) {
   const struct sc_replay_cfg *cfg = eng->cfg;
   struct sc_error e;
   sc_error_init(&e);
-  int rc = sc_store_writer_flush(eng->w, &e);
+  int rc = rp_sink_barrier(eng->sink, &e); /* every exchange of the step committed */
   if (rc) {
     set_fatal(eng, &e);
     return;
@@ -639,7 +550,7 @@ static void on_flush(uv_timer_t *h) {
   struct rp_engine *eng = h->data;
   struct sc_error e;
   sc_error_init(&e);
-  if (eng->w && sc_store_writer_flush(eng->w, &e)) {
+  if (eng->sink && rp_sink_error(eng->sink, &e)) {
     set_fatal(eng, &e);
     progress(eng);
   }
@@ -722,6 +633,11 @@ static void close_all(struct rp_engine *eng) {
 }
 
 static int64_t stat_or(int64_t v) { return v; }
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
 
 static int capture_stats_into_run(struct rp_engine *eng, struct sc_error *err) {
   if (!eng->src->capture_stats) return SC_OK;
@@ -871,6 +787,8 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   }
   eng->start_ns = sc_clock_mono_ns();
   eng->step_start_ns = eng->start_ns;
+  rc = rp_sink_start(&eng->sink, eng->w, eng->start_ns, cfg->pacing == SC_PACE_RATE, job_free, err);
+  if (rc) goto out;
   kick(eng);
   uv_run(&eng->loop, UV_RUN_DEFAULT);
   if (SC_NEVER(!eng->finishing)) { /* the loop only ends after close_all */
@@ -886,12 +804,18 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   (void)lc;
   eng->handles_init = 0;
   sc_status_clear();
+  {
+    struct sc_error e;
+    sc_error_init(&e);
+    if (rp_sink_stop(eng->sink, &e)) set_fatal(eng, &e); /* writes what is queued and commits */
+    eng->sink = NULL;
+  }
 
   /* commit and record the outcome */
   {
     struct sc_error e;
     sc_error_init(&e);
-    int frc = sc_store_writer_flush(eng->w, &e);
+    int frc = sc_store_writer_flush(eng->w, &e); /* no-op unless the sink failed to commit */
     if (frc) set_fatal(eng, &e);
     const char *status = eng->aborted       ? "aborted"
                          : eng->interrupted || eng->fatal.code ? "interrupted"
@@ -927,9 +851,12 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
     }
   }
 out:
-  if (eng->handles_init) { /* setup failed after uv_loop_init: nothing was started */
+  if (eng->handles_init) { /* setup failed after uv_loop_init: close what was started */
+    uv_walk(&eng->loop, close_walk, NULL);
+    uv_run(&eng->loop, UV_RUN_DEFAULT);
     uv_loop_close(&eng->loop);
   }
+  (void)rp_sink_stop(eng->sink, NULL);
   sc_store_writer_free(eng->w);
   free(steps_json);
   free(eng);

@@ -63,6 +63,7 @@ struct rp_job {
   int pending;                   /* treqs not finished */
   struct rp_treq *tr[SC_T_COUNT];
   char *req_headers_json;        /* as sent to current (or the only target) */
+  struct rp_job *sink_next;      /* sink queue */
 };
 
 /* Connection states (see the diagram in client.c). */

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# replay.sh - replay throughput and pacing benchmark (not run by CI).
+#
+#   scripts/bench/replay.sh [BUILD_DIR]      (default: build)
+#
+# Starts nginx (Debian nginx-light) on 127.0.0.1 with its own config in a
+# temp dir, returning a fixed JSON body, then:
+#   1. wrk -c 64 against it, and `shadowctl replay --max --concurrency 64`
+#      (one target) on the same endpoint: requests/s of each and the ratio
+#      (goal >= 0.8);
+#   2. `--rate 5000/s` for 20 s: achieved rate (goal within 2%);
+#   3. peak RSS of --max replays of a file and of a 10x larger one (flat).
+# Environment: WRK_SECONDS (10), RATE (5000), RATE_SECONDS (20), N (200000).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${1:-$ROOT/build}
+SC=$B/shadowctl
+MK=$B/mkshdw
+for x in "$SC" "$MK"; do [ -x "$x" ] || { echo "missing $x (build first)" >&2; exit 2; }; done
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "nginx not installed" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 2; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+WRK_SECONDS=${WRK_SECONDS:-10}
+RATE=${RATE:-5000}
+RATE_SECONDS=${RATE_SECONDS:-20}
+N=${N:-200000}
+T=$(mktemp -d /tmp/sc-bench-replay.XXXXXX)
+NPID=
+cleanup() {
+  [ -n "$NPID" ] && kill "$NPID" 2>/dev/null && sleep 0.3
+  rm -rf "$T"
+}
+trap cleanup EXIT
+export SHADOWCTL_NO_TTY=1
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+mkdir -p "$T/nginx/logs"
+cat >"$T/nginx/nginx.conf" <<NGX
+worker_processes 1;
+error_log $T/nginx/logs/error.log warn;
+pid $T/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$PORT;
+    location / {
+      default_type application/json;
+      return 200 '{"score":0.125,"decision":"approve","model_version":"bench"}';
+    }
+  }
+}
+NGX
+"$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' 2>"$T/nginx/stderr" &
+NPID=$!
+for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+curl -s "http://127.0.0.1:$PORT/" | grep -q bench || { echo "nginx did not start: $(cat "$T/nginx/stderr")" >&2; exit 1; }
+URL=http://127.0.0.1:$PORT
+echo "nginx on $URL (worker_processes 1); $(nproc) CPUs"
+
+"$MK" -o "$T/t.shdw" --count "$N" >/dev/null
+"$MK" -o "$T/t10.shdw" --count $((N * 10)) >/dev/null
+
+# 1. throughput
+wrk_out=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" -s /dev/null "$URL/v1/score" 2>&1 || wrk -t 1 -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score")
+wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")
+echo "wrk -t 1 -c 64 -d ${WRK_SECONDS}s: $wrk_rps requests/s"
+"$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --no-progress --db "$T/max.db" 2>"$T/max.err"
+line=$(grep -E '^run [0-9]+ completed' "$T/max.err")
+n=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\1/' <<<"$line")
+s=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\2/' <<<"$line")
+sc_rps=$(awk -v n="$n" -v s="$s" 'BEGIN {printf "%.0f", n / s}')
+echo "shadowctl replay --max --concurrency 64: $n exchanges in ${s}s = $sc_rps requests/s (every answer stored in SQLite)"
+grep -E '^  current' "$T/max.err"
+awk -v a="$sc_rps" -v b="$wrk_rps" 'BEGIN {r = a / b; printf "ratio shadowctl/wrk: %.2f (goal >= 0.80) %s\n", r, (r >= 0.8 ? "OK" : "BELOW GOAL")}'
+
+# 2. open-loop rate
+"$SC" replay "$T/t.shdw" --current "$URL" --rate "$RATE/s" --duration "${RATE_SECONDS}s" --loop --no-progress \
+  --db "$T/rate.db" 2>"$T/rate.err"
+read -r cnt first last p99 <<<"$(sqlite3 -separator ' ' "$T/rate.db" \
+  "select count(*), min(sent_ns), max(sent_ns), (select latency_us from responses order by latency_us limit 1 offset (select count(*)*99/100 from responses)) from responses")"
+achieved=$(awk -v c="$cnt" -v a="$first" -v b="$last" 'BEGIN {printf "%.1f", (c - 1) / ((b - a) / 1e9)}')
+awk -v got="$achieved" -v want="$RATE" -v c="$cnt" -v s="$RATE_SECONDS" -v p="$p99" 'BEGIN {
+  d = (got - want) / want * 100; if (d < 0) d = -d;
+  printf "--rate %d/s for %ds: %d sent, achieved %.1f/s (%.2f%% off; goal <= 2%%) %s; p99 latency from intended send %.2f ms\n",
+         want, s, c, got, d, (d <= 2 ? "OK" : "MISSED"), p / 1000 }'
+grep -E '^  current' "$T/rate.err"
+
+# 3. peak RSS, 1x and 10x file
+/usr/bin/time -f %M -o "$T/rss1" "$SC" replay "$T/t.shdw" --current "$URL" --max --no-progress --db "$T/rss1.db" 2>/dev/null
+/usr/bin/time -f %M -o "$T/rss10" "$SC" replay "$T/t10.shdw" --current "$URL" --max --no-progress --db "$T/rss10.db" 2>/dev/null
+r1=$(tail -1 "$T/rss1"); r10=$(tail -1 "$T/rss10")
+awk -v a="$r1" -v b="$r10" -v n="$N" 'BEGIN {printf "peak RSS: %d exchanges %d kB, %d exchanges %d kB (x%.2f)\n", n, a, n * 10, b, b / a}'

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# bench/capture.sh - capture throughput benchmark (not run by CI).
+# Generates a loopback capture of at least MIN_EXCHANGES (default 200000)
+# keep-alive HTTP/1.1 exchanges (wrk against nginx, tcpdump writing), then
+# times, on the same file:
+#   tcpdump -r F -w /dev/null                    (raw read ceiling)
+#   shadowctl capture -r F --no-compress -o X    (and with zstd)
+#   tshark -r F -Y http.request -T fields ...    (HTTP field extraction)
+# and prints exchanges/s, ratios, peak RSS and whether every request tshark
+# finds was also found by shadowctl.
+# Usage: scripts/bench/capture.sh [BUILD_DIR] [MIN_EXCHANGES]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+min=${2:-200000}
+sc=$build/shadowctl
+for t in nginx wrk tcpdump tshark python3 /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "bench: $t is required" >&2; exit 2; }
+done
+[ -x "$sc" ] || { echo "bench: $sc not built" >&2; exit 2; }
+T=$(mktemp -d /tmp/sc-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$T"; }
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$T/nginx"
+cat > "$T/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $T/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx;
+  proxy_temp_path $T/nginx;
+  fastcgi_temp_path $T/nginx;
+  uwsgi_temp_path $T/nginx;
+  scgi_temp_path $T/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type application/json; return 200 '{"score":0.42,"decision":"allow"}'; }
+  }
+}
+NGX
+nginx -c "$T/nginx.conf" -p "$T/nginx" & pids+=($!)
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+
+F=$T/bench.pcap
+tcpdump -i lo -s 262144 -B 262144 -U -w "$F" "tcp port $port" 2>"$T/tcpdump.err" & tdpid=$!; pids+=($tdpid)
+sleep 1
+total=0
+for _ in 1 2 3 4 5 6; do
+  out=$(wrk -t1 -c4 -d5s "http://127.0.0.1:$port/v1/score?id=1" 2>&1)
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  total=$((total + n))
+  [ "$total" -ge "$min" ] && break
+done
+sleep 1
+kill -INT "$tdpid"; wait "$tdpid" 2>/dev/null || true
+echo "generated: $total requests sent by wrk; $(grep -h 'dropped by kernel' "$T/tcpdump.err" || true)"
+echo "capture file: $(du -h "$F" | cut -f1), $(capinfos -c -M "$F" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}') packets"
+
+# timed runs: "name seconds peakKiB"
+timeit() { # name cmd...
+  local name=$1; shift
+  local s e
+  s=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$T/$name.rss" "$@" >"$T/$name.out" 2>"$T/$name.err"
+  e=$(date +%s.%N)
+  echo "$name $(echo "$e - $s" | bc -l) $(tail -1 "$T/$name.rss")"
+}
+[ -n "${BENCH_KEEP:-}" ] && cp "$F" "$BENCH_KEEP"  # keep the capture for profiling
+cat "$F" > /dev/null  # warm the page cache
+r_tcpdump=$(timeit tcpdump tcpdump -r "$F" -w /dev/null)
+r_plain=$(timeit sc_plain "$sc" capture -r "$F" --no-compress -o "$T/plain.shdw")
+r_zstd=$(timeit sc_zstd "$sc" capture -r "$F" -o "$T/zstd.shdw")
+r_tshark=$(timeit tshark tshark -r "$F" -Y "http.request or http.response" -T fields -e tcp.stream -e http.request.method -e http.request.uri -e http.response.code)
+
+n_sc=$("$sc" inspect --count "$T/plain.shdw")
+n_sc_paired=$(( n_sc - $("$sc" inspect --count --status 0 "$T/plain.shdw") ))
+n_ts=$(awk -F'\t' '$2 != ""' "$T/tshark.out" | wc -l)
+n_ts_paired=$(awk -F'\t' '$4 != ""' "$T/tshark.out" | wc -l)
+echo
+printf "%-28s %10s %14s %12s %10s\n" tool seconds exchanges/s "vs tcpdump" "peak RSS"
+row() { # label "name secs rss"
+  set -- "$1" $2
+  local rate; rate=$(echo "$n_ts / $3" | bc -l)
+  printf "%-28s %10.3f %14.0f %11.2fx %8s MiB\n" "$1" "$3" "$rate" "$(echo "$(echo "$r_tcpdump" | cut -d' ' -f2) / $3" | bc -l)" "$(( $4 / 1024 ))"
+}
+row "tcpdump -r -w /dev/null" "$r_tcpdump"
+row "shadowctl --no-compress" "$r_plain"
+row "shadowctl (zstd)" "$r_zstd"
+row "tshark HTTP fields" "$r_tshark"
+ts_s=$(echo "$r_tshark" | cut -d' ' -f2)
+echo
+printf "shadowctl/tshark speed-up: %.1fx (no-compress), %.1fx (zstd)\n" \
+  "$(echo "$ts_s / $(echo "$r_plain" | cut -d' ' -f2)" | bc -l)" "$(echo "$ts_s / $(echo "$r_zstd" | cut -d' ' -f2)" | bc -l)"
+echo "exchanges: tshark $n_ts requests, $n_ts_paired responses; shadowctl $n_sc exchanges ($n_sc_paired answered)"
+echo "traffic file sizes: plain $(du -h "$T/plain.shdw" | cut -f1), zstd $(du -h "$T/zstd.shdw" | cut -f1)"
+if [ "$n_sc" -ge "$n_ts" ] && [ "$n_sc_paired" -ge "$n_ts_paired" ]; then
+  echo "every exchange tshark finds is found: yes"
+else
+  echo "every exchange tshark finds is found: NO"
+fi

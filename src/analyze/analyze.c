@@ -1078,7 +1078,7 @@ int sc_analyze_run_slices(sqlite3 *db, int64_t run_id, int step, const struct sc
   if (rc) goto out;
   /* A large page cache keeps the inserts of a big run off the disk until
    * commit (the default 2 MiB cache spills constantly). */
-  sqlite3_exec(db, "PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
+  sqlite3_exec(db, "PRAGMA cache_size = -131072", NULL, NULL, NULL);
   rc = sc_db_exec(db, "SAVEPOINT sc_analyze", "cannot start analysis", err);
   if (rc) goto out;
   in_tx = 1;

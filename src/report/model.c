@@ -386,6 +386,18 @@ json_t *sc_report_verdict_json(const struct sc_gate_result *g) {
       snprintf(b, sizeof b, "not measured");
     }
     json_object_set_new(c, "value_text", json_string(b));
+    /* "sample large enough": the minimum detectable effect fits within the
+     * distance from no change (1 for ratios, else 0) to the threshold */
+    if (!isnan(it->mde)) {
+      size_t ml = strlen(it->metric);
+      double null = ml >= 6 && !strcmp(it->metric + ml - 6, "_ratio") ? 1.0 : 0.0;
+      int powered = it->mde <= fabs(it->effective - null);
+      snprintf(b, sizeof b, "%.3g (%s)", it->mde, powered ? "large enough" : "too small");
+      json_object_set_new(c, "mde_text", json_string(b));
+      json_object_set_new(c, "sample_large_enough", json_boolean(powered));
+    } else {
+      json_object_set_new(c, "mde_text", json_string("–"));
+    }
     json_array_append_new(cr, c);
   }
   {

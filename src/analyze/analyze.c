@@ -364,14 +364,21 @@ static int pass(struct ctx *c) {
     memset(&r[t], 0, sizeof r[t]);
     sc_parsed_init(&r[t].parsed);
   }
+  /* The labels join costs a lookup per exchange: skipped when there are none. */
+  int have_labels = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM labels LIMIT 1", -1, &st, NULL) == SQLITE_OK)
+    have_labels = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  st = NULL;
   char sql[1024];
   snprintf(sql, sizeof sql,
            "SELECT e.seq, r.target, r.status, r.error, r.latency_us, r.body, r.content_type, r.headers,"
-           " l.positive, %s, %s"
-           " FROM exchanges e CROSS JOIN responses r ON r.run_id = e.run_id AND r.seq = e.seq"
-           " LEFT JOIN labels l ON l.request_key = e.request_key"
+           " %s, %s, %s"
+           " FROM exchanges e %s CROSS JOIN responses r ON r.run_id = e.run_id AND r.seq = e.seq"
            " WHERE e.run_id = ?1 %s ORDER BY e.seq",
-           c->nslices ? "e.req_headers" : "NULL", c->nslices ? "e.req_body" : "NULL",
+           have_labels ? "l.positive" : "NULL", c->nslices ? "e.req_headers" : "NULL",
+           c->nslices ? "e.req_body" : "NULL",
+           have_labels ? "LEFT JOIN labels l ON l.request_key = e.request_key" : "",
            c->step >= 0 ? "AND e.step = ?2" : "");
   rc = sc_db_prepare(c->db, &st, sql, c->err);
   if (rc) goto out;

@@ -189,12 +189,29 @@ struct step_ctx {
   const struct sc_config *conf;
 };
 
+/* Evaluates the acceptance criteria of the config (shadow.yaml, or the
+ * defaults) on the exchanges of one step: 0 pass, 1 breach, 3 inconclusive
+ * (the ramp goes on), negative on error (the engine treats it as
+ * inconclusive). Breached criteria are logged. */
 static int step_hook(void *ctx, sqlite3 *db, int64_t run_id, int step) {
-  (void)ctx;
-  (void)db;
-  (void)run_id;
-  (void)step;
-  return 0;
+  struct step_ctx *sc = ctx;
+  struct sc_gate_result r;
+  struct sc_error e;
+  sc_error_init(&e);
+  int rc = sc_gate_eval(db, run_id, step, sc->conf, &r, &e);
+  if (rc) {
+    sc_log_warn("step %d: cannot evaluate the criteria: %s", step + 1, e.msg);
+    sc_gate_result_release(&r);
+    return rc;
+  }
+  int v = sc_gate_exit_status(r.verdict);
+  if (v == 1) {
+    char names[512];
+    sc_gate_breached_names(&r, names, sizeof names);
+    sc_log_warn("step %d breached: %s", step + 1, names);
+  }
+  sc_gate_result_release(&r);
+  return v;
 }
 
 int cmd_replay(int argc, char **argv) {

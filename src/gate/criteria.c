@@ -19,6 +19,7 @@ const char *sc_gate_status_str(enum sc_gate_status s) {
   switch (s) {
   case SC_GATE_PASS: return "pass";
   case SC_GATE_FAIL: return "fail";
+  case SC_GATE_NA: return "not applicable";
   default: return "inconclusive";
   }
 }
@@ -27,6 +28,7 @@ int sc_gate_exit_status(enum sc_gate_status s) {
   switch (s) {
   case SC_GATE_PASS: return SC_EXIT_OK;
   case SC_GATE_FAIL: return SC_EXIT_FAIL;
+  case SC_GATE_NA: return SC_EXIT_OK;
   default: return SC_EXIT_INCONCLUSIVE;
   }
 }
@@ -82,6 +84,11 @@ void sc_gate_judge(const struct sc_criterion *c, const struct sc_metric *m,
 
   if (c->needs_labels && !has_labels) {
     copy(o->reason, sizeof o->reason, "no labels for this run: import them with 'shadowctl labels import'");
+    return;
+  }
+  if (m && m->found && isnan(m->value) && strstr(m->detail, "not_applicable")) {
+    snprintf(o->reason, sizeof o->reason, "not applicable to this run: %s", m->detail);
+    o->status = SC_GATE_NA;
     return;
   }
   if (!m || !m->found || isnan(m->value)) {
@@ -175,13 +182,15 @@ short_coverage:
 }
 
 enum sc_gate_status sc_gate_combine(const struct sc_gate_item *items, size_t n) {
-  if (!n) return SC_GATE_INCONCLUSIVE;
   enum sc_gate_status v = SC_GATE_PASS;
+  size_t applicable = 0;
   for (size_t i = 0; i < n; i++) {
+    if (items[i].status == SC_GATE_NA) continue;
+    applicable++;
     if (items[i].status == SC_GATE_FAIL) return SC_GATE_FAIL;
     if (items[i].status == SC_GATE_INCONCLUSIVE) v = SC_GATE_INCONCLUSIVE;
   }
-  return v;
+  return applicable ? v : SC_GATE_INCONCLUSIVE;
 }
 
 void sc_gate_result_init(struct sc_gate_result *r) {

@@ -6,7 +6,9 @@
  *
  * Judgement of one criterion (sc_gate_judge), in order:
  *   1. labels needed but none in the run          -> inconclusive
- *   2. metric missing or not measurable (NULL)    -> inconclusive
+ *   2. metric stored NULL as not applicable to the run's mode (canary has no
+ *      decision flips)                            -> not applicable (ignored)
+ *      metric missing or not measurable (NULL)    -> inconclusive
  *   3. n < min_samples (criterion's, else SC_GATE_DEFAULT_MIN_SAMPLES for
  *      metrics that carry an interval or an mde)  -> inconclusive
  *   4. the whole interval is on the failing side  -> fail
@@ -21,7 +23,8 @@
  *   7. no mde but an interval that reaches past the threshold -> inconclusive
  *   8. otherwise                                  -> pass
  * The verdict of a set: any fail -> fail; else any inconclusive ->
- * inconclusive; else pass (an empty set is inconclusive).
+ * inconclusive; else pass (a set with no applicable criterion is
+ * inconclusive).
  */
 #ifndef SC_GATE_GATE_H
 #define SC_GATE_GATE_H
@@ -41,9 +44,12 @@ enum sc_gate_status {
   SC_GATE_PASS = 0,
   SC_GATE_FAIL = 1,
   SC_GATE_INCONCLUSIVE = 3,  /* same numbers as the exit statuses */
+  SC_GATE_NA = 4,            /* metric does not exist for the run's mode
+                                (analysis stored it NULL with detail
+                                {"not_applicable": ...}); left out of the verdict */
 };
 
-/* "pass", "fail", "inconclusive". */
+/* "pass", "fail", "inconclusive", "not applicable". */
 const char *sc_gate_status_str(enum sc_gate_status s);
 
 /* One judged criterion. Strings are owned copies (fixed arrays). */

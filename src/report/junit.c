@@ -22,7 +22,7 @@ int sc_report_junit(const struct sc_gate_result *g, const char *suite, struct sc
   size_t fails = 0, skipped = 0;
   for (size_t i = 0; i < g->n; i++) {
     fails += g->items[i].status == SC_GATE_FAIL;
-    skipped += g->items[i].status == SC_GATE_INCONCLUSIVE;
+    skipped += g->items[i].status == SC_GATE_INCONCLUSIVE || g->items[i].status == SC_GATE_NA;
   }
   int rc = sc_buf_printf(o,
                          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -49,6 +49,7 @@ int sc_report_junit(const struct sc_gate_result *g, const char *suite, struct sc
     if (!rc) rc = sc_buf_puts(o, "\" time=\"0\">\n");
     if (!rc && it->status != SC_GATE_PASS) {
       rc = sc_buf_puts(o, it->status == SC_GATE_FAIL ? "      <failure type=\"breach\" message=\""
+                          : it->status == SC_GATE_NA ? "      <skipped message=\""
                                                      : "      <skipped message=\"inconclusive: ");
       if (!rc) rc = x(o, it->reason);
       if (!rc) rc = sc_buf_puts(o, "\">");

@@ -163,3 +163,22 @@ Test(criteria, parse_table) {
   cr_assert(c.needs_labels);
   sc_gate_criterion_release(&c);
 }
+
+Test(criteria, not_applicable_is_left_out) {
+  struct sc_criterion c = {0};
+  c.metric = "decision_flip_rate";
+  c.cmp = SC_CMP_LE;
+  c.threshold = 0.05;
+  struct sc_metric m = {1, NAN, NAN, NAN, 0, NAN, NAN, "{\"not_applicable\": \"canary mode\"}"};
+  struct sc_gate_item it[2];
+  sc_gate_judge(&c, &m, NULL, 0, &it[0]);
+  cr_assert_eq(it[0].status, SC_GATE_NA, "%s", it[0].reason);
+  cr_assert_str_eq(sc_gate_status_str(SC_GATE_NA), "not applicable");
+  cr_assert_eq(sc_gate_combine(it, 1), SC_GATE_INCONCLUSIVE);
+  /* NULL without the marker stays inconclusive */
+  struct sc_metric m2 = {1, NAN, NAN, NAN, 0, NAN, NAN, ""};
+  sc_gate_judge(&c, &m2, NULL, 0, &it[1]);
+  cr_assert_eq(it[1].status, SC_GATE_INCONCLUSIVE);
+  it[1].status = SC_GATE_PASS;
+  cr_assert_eq(sc_gate_combine(it, 2), SC_GATE_PASS);
+}

@@ -49,7 +49,8 @@ start_bg cap "$SHADOWCTL" capture -i lo --port "$port" -Z nobody -o "$T/live.shd
 # Ready once privileges are dropped (the device is open by then).
 uid_of() { awk '/^Uid:/ {print $2}' "/proc/$cap_pid/status" 2>/dev/null; }
 nobody_uid=$(id -u nobody)
-wait_for 10 test "$(uid_of)" = "$nobody_uid" || fail "capture did not drop to nobody (uid $(uid_of)): $(cat "$T/cap.err")"
+dropped() { [ "$(uid_of)" = "$nobody_uid" ]; }
+wait_for 20 dropped || fail "capture did not drop to nobody (uid $(uid_of)): $(cat "$T/cap.err")"
 [ "$(awk '/^Uid:/ {print $3}' "/proc/$cap_pid/status")" = "$nobody_uid" ] || fail "saved uid is not nobody"
 sleep 0.3
 

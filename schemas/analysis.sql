@@ -34,6 +34,9 @@
 --   exchanges            [all] exchanges in scope; [target] responses of target
 --   errors               [target] responses with a transport error or status >= 500
 --   error_rate           [target] errors / responses, Wilson interval
+--   errors_by_kind       [target] value = errors; detail {"refused":n,"reset":n,
+--                        "timeout":n,"connect":n,"malformed":n,"too_large":n,
+--                        "closed":n,"other":n,"http_5xx":n,"no_status":n}
 --   error_rate_delta     [candidate] error_rate(candidate) - error_rate(current);
 --                        interval: Newcombe hybrid score (unpaired) or paired
 --                        Wald (shadow); p_value: two-proportion z (canary) or

@@ -33,6 +33,10 @@ static const char *const pname[2] = {"candidate", "secondary"};
 
 #define MAX_SLICES 16
 
+/* responses.error values (schemas/results.sql), then HTTP 5xx. */
+static const char *const err_kinds[10] = {"refused", "reset", "timeout", "connect", "malformed",
+                                          "too_large", "closed", "other", "http_5xx", "no_status"};
+
 /* Per exchange, compact. */
 struct xr {
   float lat[NT];
@@ -58,6 +62,7 @@ struct ctx {
   int64_t pairs_differ[2];   /* pairs with >= 1 field difference */
   int64_t pairs_total[2];    /* both answered */
   int64_t status_mismatch;
+  int64_t err_kind[NT][10];  /* by kind, see err_kinds[] */
   /* columns */
   struct xr *x;
   size_t nx, capx;
@@ -436,6 +441,18 @@ static int pass(struct ctx *c) {
     rp->err = !rp->answered || rp->status >= 500 || sqlite3_column_type(st, Q_ERROR) != SQLITE_NULL;
     x->answered[t] = (signed char)rp->answered;
     x->err[t] = (signed char)rp->err;
+    if (rp->err) {
+      const char *ek = (const char *)sqlite3_column_text(st, Q_ERROR);
+      int k = 9;
+      if (ek) {
+        k = 7;
+        for (int j = 0; j < 8; j++)
+          if (!strcmp(ek, err_kinds[j])) k = j;
+      } else if (rp->answered) {
+        k = 8;
+      }
+      c->err_kind[t][k]++;
+    }
     x->lat[t] = sqlite3_column_type(st, Q_LAT) != SQLITE_NULL ? (float)sqlite3_column_double(st, Q_LAT) : NAN;
     if (!rp->answered) x->lat[t] = NAN;
     char enc[64];
@@ -525,6 +542,15 @@ static int target_metrics(struct ctx *c, int t, const struct tstats *s) {
   int rc = simple(c, tn, "exchanges", (double)s->n, s->n);
   if (!rc) rc = simple(c, tn, "errors", (double)s->errors, s->n);
   if (!rc) rc = rate(c, tn, "error_rate", s->errors, s->n);
+  if (!rc) {
+    char det[400];
+    size_t l = (size_t)snprintf(det, sizeof det, "{");
+    for (int k = 0; k < 10; k++)
+      l += (size_t)snprintf(det + l, sizeof det - l, "%s\"%s\":%lld", k ? "," : "", err_kinds[k],
+                            (long long)c->err_kind[t][k]);
+    snprintf(det + l, sizeof det - l, "}");
+    rc = metric(c, tn, "errors_by_kind", (double)s->errors, NAN, NAN, s->n, NAN, NAN, det);
+  }
   static const struct { const char *name; double q; } qs[] = {
     {"latency_p50", 0.5}, {"latency_p90", 0.9}, {"latency_p95", 0.95},
     {"latency_p99", 0.99}, {"latency_p999", 0.999}, {"latency_max", 1.0}};

@@ -8,13 +8,13 @@ MK=$SC_BUILD_DIR/mkshdw
 [ -x "$MK" ] || skip "mkshdw not built"
 "$MK" -o "$T/t.shdw" --count 12 >/dev/null || fail "mkshdw"
 q() { sqlite3 "$T/r.db" "$1"; }
-check() { # kind expected-error
-  local kind=$1 want=$2
+check() { # kind expected-error [timeout]
+  local kind=$1 want=$2 to=${3:-1s}
   start_model "m_${kind//-/_}" --misbehave "$kind" --misbehave-rate 1
   eval "u=\$m_${kind//-/_}_url"
   rm -f "$T/r.db"
   /usr/bin/time -f %M -o "$T/rss" "$SHADOWCTL" replay "$T/t.shdw" --current "$u" --max --concurrency 4 \
-    --timeout 1s --db "$T/r.db" 2>"$T/err"; st=$?
+    --timeout "$to" --db "$T/r.db" 2>"$T/err"; st=$?
   expect_status 0 $st "$kind: $(cat "$T/err")"
   got=$(q "select group_concat(e, ',') from (select distinct coalesce(error, 'ok') e from responses)")
   [ "$got" = "$want" ] || fail "$kind: classified as '$got', expected '$want'"
@@ -32,7 +32,7 @@ check invalid-http malformed
 check close-after-headers closed
 check garbage malformed
 # 50 MB bodies: read to the end (under the 64 MiB limit), stored up to the cap, hashed in full
-check huge ok
+check huge ok 30s
 [ "$(q "select min(body_len) from responses")" -ge 50000000 ] || fail "huge: body_len $(q "select min(body_len) from responses")"
 [ "$(q "select count(*) from responses where body_truncated=1 and length(body)=1048576")" = 12 ] || fail "huge: body not capped"
 pass

@@ -41,7 +41,8 @@ expect_status 1 $st "progressive run against v2-bad ($(tail -3 "$T/bad.err"))"
 ab=$(q bad "select aborted_step from runs where id=1")
 [ -n "$ab" ] || fail "aborted_step not recorded"
 [ "$(q bad "select verdict from steps where step=$ab")" = fail ] || fail "step $ab verdict $(q bad "select verdict from steps where step=$ab")"
-q bad "select breached from steps where step=$ab" | grep -q positive_rate_delta || fail "breached criterion not named"
+{ q bad "select breached from steps where step=$ab"; cat "$T/bad.err"; } | grep -q positive_rate_delta \
+  || fail "breached criterion not named (steps.breached or replay's message): $(tail -3 "$T/bad.err")"
 # earlier steps did not breach, later steps were not replayed
 [ "$(q bad "select count(*) from steps where step<$ab and verdict='fail'")" = 0 ] || fail "an earlier step failed"
 [ "$(q bad "select count(*) from exchanges where step>$ab")" = 0 ] || fail "exchanges replayed after the breaching step"

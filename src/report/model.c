@@ -437,6 +437,23 @@ int sc_report_load(struct sc_report *r, sqlite3 *db, int64_t run_id, const struc
       json_object_set_new(run, "capture_last", json_string(when));
       set_text(run, "capture_window_text", "%.1f s", (l - f) / 1e9);
     }
+    /* steps: JSON array of fractions -> "1%, 5%, 25%" */
+    const char *steps = json_string_value(json_object_get(run, "steps"));
+    json_t *sa = steps ? json_loads(steps, 0, NULL) : NULL;
+    if (json_is_array(sa)) {
+      char txt[256] = "";
+      size_t len = 0, i;
+      json_t *e;
+      json_array_foreach(sa, i, e) {
+        int w = snprintf(txt + len, sizeof txt - len, "%s%.4g%%", i ? ", " : "", json_number_value(e) * 100);
+        if (w < 0 || (size_t)w >= sizeof txt - len) break;
+        len += (size_t)w;
+      }
+      json_object_set_new(run, "steps_text", json_string(txt));
+    } else if (steps) {
+      json_object_set(run, "steps_text", json_object_get(run, "steps"));
+    }
+    json_decref(sa);
     double fr = jnum(run, "fraction");
     set_text(run, "fraction_text", "%.4g%%", fr * 100);
     const char *mode = json_string_value(json_object_get(run, "mode"));
@@ -499,9 +516,9 @@ int sc_report_load(struct sc_report *r, sqlite3 *db, int64_t run_id, const struc
     json_t *pr = metrics_named(metrics, "positive_rate");
     json_object_set_new(d, "positive_rates", pr);
     json_t *fl = metric_one(metrics, "decision_flip_rate", "candidate");
-    if (fl) json_object_set(d, "flip_rate", fl);
+    if (fl && !isnan(jnum(fl, "value"))) json_object_set(d, "flip_rate", fl);
     json_t *pd = metric_one(metrics, "positive_rate_delta", "candidate");
-    if (pd) json_object_set(d, "positive_rate_delta", pd);
+    if (pd && !isnan(jnum(pd, "value"))) json_object_set(d, "positive_rate_delta", pd);
     rc = load_score_deltas(r, db, run_id, err);
     if (rc) goto out;
     json_object_set_new(d, "score_deltas", json_integer((json_int_t)r->nscore_delta));

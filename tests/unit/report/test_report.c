@@ -126,6 +126,7 @@ Test(report, html_escapes_everything_captured) {
   cr_assert(strstr(out.p, "timeout"), "errors by kind missing");
   cr_assert(strstr(out.p, "Flip matrix"));
   cr_assert(strstr(out.p, "0.2 (too small)"), "mde column missing");
+  cr_assert(strstr(out.p, "steps 1%, 5%"), "steps not formatted");
   cr_assert_null(strstr(out.p, "{{"), "unrendered tag");
   cr_assert_eq(memchr(out.p, '\0', out.len), NULL);
   /* every '<' in the document opens a tag or comment we wrote */

@@ -328,6 +328,8 @@ void sc_capture_get_stats(struct sc_capture *c, struct sc_capture_stats *st) {
   sc_pcap_src_drops(c->src, &st->tf.kernel_drops, &st->tf.iface_drops);
 }
 
+const char *sc_capture_filter(const struct sc_capture *c) { return c->filter ? c->filter : ""; }
+
 int sc_capture_stopped_early(const struct sc_capture *c) { return c->stopped_early; }
 
 void sc_capture_break(struct sc_capture *c) {

@@ -94,6 +94,9 @@ void sc_capture_get_stats(struct sc_capture *c, struct sc_capture_stats *st);
 /* 1 when the loop stopped because of max exchanges / duration / stop flag. */
 int sc_capture_stopped_early(const struct sc_capture *c);
 void sc_capture_close(struct sc_capture *c);
+/* The BPF filter in effect (-f combined with --port), "" when none; owned
+ * by c. */
+const char *sc_capture_filter(const struct sc_capture *c);
 /* Interrupts a blocking read (async-signal-safe). */
 void sc_capture_break(struct sc_capture *c);
 

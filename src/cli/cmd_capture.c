@@ -315,7 +315,7 @@ int cmd_capture(int argc, char **argv) {
     .created_ns = sc_clock_real_ns(),
     .source_kind = cfg.file ? "file" : "iface",
     .source = (char *)(cfg.file ? cfg.file : cfg.iface),
-    .filter = (char *)cfg.filter,
+    .filter = sc_capture_filter(cap)[0] ? (char *)sc_capture_filter(cap) : NULL,
     .host = host,
     .redactions = descr,
     .n_redactions = n_descr,

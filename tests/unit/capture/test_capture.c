@@ -356,3 +356,39 @@ Test(capture, truncated_pcap_keeps_exchanges) {
   cr_assert_eq(R.n, 1);
   expect_x(0, "GET", "/before", 200);
 }
+
+Test(capture, rst_and_port_reuse) {
+  pg_init(&G, 1, 4);
+  pg_handshake(&G);
+  pg_sends(&G, 1, REQ_GET("/reset"));
+  pg_seg_at(&G, 0, G.sseq, 0x04, NULL, 0); /* server resets */
+  /* the same 4-tuple is reused by a new connection */
+  G.cseq = 77000;
+  G.sseq = 880000;
+  pg_handshake(&G);
+  pg_sends(&G, 1, REQ_GET("/again"));
+  pg_sends(&G, 0, RESP_OK(0));
+  pg_seg_at(&G, 1, G.cseq + 5, 0x18, "late", 4); /* beyond FIN-less end: queued then gap at close */
+  pg_run(&G, NULL, &R);
+  cr_assert_eq(R.n, 2, "%d", R.n);
+  expect_x(0, "GET", "/reset", 0);
+  cr_expect(R.x[0].flags & SC_XF_RESPONSE_MISSING);
+  expect_x(1, "GET", "/again", 200);
+  cr_expect_neq(R.x[0].conn.conn_id, R.x[1].conn.conn_id);
+  cr_expect_eq(R.st.tf.connections, 2);
+  cr_expect_eq(R.st.rst, 1);
+}
+
+Test(capture, late_retransmission_after_close_is_ignored) {
+  pg_init(&G, 1, 4);
+  pg_handshake(&G);
+  uint32_t s = G.cseq;
+  pg_sends(&G, 1, REQ_GET("/once"));
+  pg_sends(&G, 0, RESP_OK(0));
+  pg_fin(&G, 1);
+  pg_fin(&G, 0);
+  pg_seg_at(&G, 1, s, 0x18, REQ_GET("/once"), strlen(REQ_GET("/once"))); /* after close */
+  pg_run(&G, NULL, &R);
+  cr_assert_eq(R.n, 1, "a retransmission after the close must not open a new connection");
+  cr_expect_eq(R.st.tf.connections, 1);
+}

@@ -305,7 +305,7 @@ static int compare_pair(struct ctx *c, int64_t seq, int pair, struct resp *a, st
 }
 
 /* Columns of the pass query. */
-enum { Q_SEQ, Q_TARGET, Q_STATUS, Q_ERROR, Q_LAT, Q_BODY, Q_CTYPE, Q_HEADERS, Q_LABEL, Q_REQH, Q_REQB };
+enum { Q_SEQ, Q_TARGET, Q_STATUS, Q_ERROR, Q_LAT, Q_BODY, Q_CTYPE, Q_HEADERS, Q_TRUNC, Q_LABEL, Q_REQH, Q_REQB };
 
 static int finish_exchange(struct ctx *c, int64_t seq, struct resp *r, struct sc_diff_result *res,
                            const char *reqh, size_t reqh_n, const void *reqb, size_t reqb_n) {
@@ -377,7 +377,7 @@ static int pass(struct ctx *c) {
   st = NULL;
   char sql[1024];
   snprintf(sql, sizeof sql,
-           "SELECT e.seq, r.target, r.status, r.error, r.latency_us, r.body, r.content_type, r.headers,"
+           "SELECT e.seq, r.target, r.status, r.error, r.latency_us, r.body, r.content_type, r.headers, r.body_truncated,"
            " %s, %s, %s"
            " FROM exchanges e %s CROSS JOIN responses r ON r.run_id = e.run_id AND r.seq = e.seq"
            " WHERE e.run_id = ?1 %s ORDER BY e.seq",
@@ -461,7 +461,12 @@ static int pass(struct ctx *c) {
     struct sc_body b = {sqlite3_column_blob(st, Q_BODY), (size_t)sqlite3_column_bytes(st, Q_BODY),
                         (const char *)sqlite3_column_text(st, Q_CTYPE), enc[0] ? enc : NULL};
     if (!b.p) b.n = 0;
-    if (rp->answered) {
+    if (rp->answered && sqlite3_column_int(st, Q_TRUNC)) {
+      /* only a prefix was stored (replay --body-cap): not comparable */
+      sc_parsed_release(&rp->parsed);
+      sc_parsed_init(&rp->parsed);
+      rp->parsed.cls = SC_DC_TOO_LARGE;
+    } else if (rp->answered) {
       rc = sc_diff_parse(&c->rules, &b, &rp->parsed);
       if (rc) {
         rc = sc_error_set(c->err, rc, "out of memory");

@@ -140,7 +140,8 @@ Test(analyze, ignore_paths_and_latency_regression, .fini = cleanup) {
   cr_assert_eq(sc_config_load_buffer(&cfg, "t", y, strlen(y), &err), 0, "%s", err.msg);
   cr_assert_eq(sc_db_exec(db,
                           "UPDATE responses SET status = NULL, error = 'timeout', body = NULL WHERE target = 'candidate' AND seq <= 3;"
-                          "UPDATE responses SET status = 503 WHERE target = 'candidate' AND seq IN (4, 5);",
+                          "UPDATE responses SET status = 503 WHERE target = 'candidate' AND seq IN (4, 5);"
+                          "UPDATE responses SET body_truncated = 1 WHERE target = 'candidate' AND seq = 6;",
                           "errors", &err), 0, "%s", err.msg);
   cr_assert_eq(sc_analyze_run(db, 1, -1, &cfg, &err), 0, "%s", err.msg);
   struct sc_metric ek = M(-1, "errors_by_kind", "candidate");
@@ -149,6 +150,9 @@ Test(analyze, ignore_paths_and_latency_regression, .fini = cleanup) {
   cr_assert_not_null(strstr(ek.detail, "\"http_5xx\":2"), "%s", ek.detail);
   cr_assert_float_eq(M(-1, "error_rate", "candidate").value, 5.0 / 2000, 1e-12);
   cr_assert_eq(M(-1, "errors_by_kind", "current").value, 0);
+  cr_assert_eq(q1("SELECT class = 'too_large' FROM pair_diffs WHERE run_id = 1 AND seq = 6 AND pair = 'candidate'"), 1);
+  cr_assert_eq(q1("SELECT class = 'error' FROM pair_diffs WHERE run_id = 1 AND seq = 2 AND pair = 'candidate'"), 1);
+  cr_assert_eq(q1("SELECT decision IS NULL FROM decisions WHERE run_id = 1 AND seq = 6 AND target = 'candidate'"), 1);
   struct sc_metric ed = M(-1, "error_rate_delta", "candidate");
   cr_assert_float_eq(ed.value, 5.0 / 2000, 1e-12);
   cr_assert_eq(M(-1, "regression_paths", "candidate").value, 0);

@@ -33,7 +33,8 @@ int sc_report_json(const struct sc_report *r, struct sc_buf *out, struct sc_erro
 
 static int io_err(struct sc_error *err, const char *what, const char *path) {
   int e = errno;
-  int code = e == EACCES || e == EPERM ? SC_EACCES : e == ENOSPC ? SC_ENOSPC : e == ENOENT ? SC_ENOENT : SC_EIO;
+  /* An output that cannot be written is a failed job (exit 1), not bad input. */
+  int code = e == ENOSPC ? SC_ENOSPC : SC_EIO;
   return sc_error_set(err, code, "cannot %s '%s': %s", what, path, strerror(e));
 }
 

@@ -69,7 +69,7 @@ int sc_report_junit(const struct sc_gate_result *gate, const char *suite, struct
                     struct sc_error *err) SC_MUST_CHECK;
 
 /* Writes data[0..n) to path atomically (temp file + rename), mode 0644.
- * "-" writes to stdout. Errors: SC_EIO/SC_EACCES/SC_ENOSPC naming path. */
+ * "-" writes to stdout. Errors: SC_EIO/SC_ENOSPC naming path. */
 int sc_report_write_file(const char *path, const char *data, size_t n, struct sc_error *err) SC_MUST_CHECK;
 
 #endif

@@ -50,6 +50,8 @@ grep -q '<testcase' "$T/junit.xml" || fail "no test case in JUnit"
 "$SHADOWCTL" report --db "$T/r.db" --format pdf -o "$T/x" 2>/dev/null; expect_status 2 $? "unknown format"
 "$SHADOWCTL" report --db "$T/missing.db" -o "$T/x.html" 2>/dev/null; expect_status 2 $? "missing db"
 "$SHADOWCTL" report --db "$T/r.db" --run 99 -o "$T/x.html" 2>/dev/null; expect_status 2 $? "missing run"
+"$SHADOWCTL" report --db "$T/r.db" -o "$T/no/such/dir/x.html" 2>"$T/nodir.err"; expect_status 1 $? "unwritable output"
+grep -q "no/such/dir/x.html" "$T/nodir.err" || fail "output error does not name the file: $(cat "$T/nodir.err")"
 
 # headless Chromium: renders, verdict visible, nothing executed
 CH=$(command -v chromium || command -v chromium-browser || true)

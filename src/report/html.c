@@ -62,8 +62,9 @@ int sc_report_html(const struct sc_report *r, struct sc_buf *out, struct sc_erro
     }
     if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
     for (size_t i = 0; i < r->nscore_delta; i++) {
-      size_t b = (size_t)((r->score_delta[i] - lo) / (hi - lo) * NBINS);
-      counts[b >= NBINS ? NBINS - 1 : b] += 1;
+      double x = (r->score_delta[i] - lo) / (hi - lo) * NBINS;  /* NaN when the range overflows */
+      size_t b = !(x >= 0) ? 0 : x >= NBINS ? NBINS - 1 : (size_t)x;
+      counts[b] += 1;
     }
     rc = sc_svg_histogram(&hist, "Score delta (candidate - current)", lo, hi, counts, NBINS, "score delta");
     if (rc) goto oom;

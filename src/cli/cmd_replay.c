@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "replay/replay.h"
@@ -30,7 +31,7 @@ static const struct sc_opt opts[] = {
   {OPT_SECONDARY, "secondary", 0, SC_ARG_REQUIRED, "URL", "A second copy of the current version, sent what current receives, so analysis can tell noise from regressions."},
   {OPT_DB, "db", 0, SC_ARG_REQUIRED, "FILE", "Results database (created mode 0600 if missing). Default: results.db."},
   {OPT_CONFIG, "config", 0, SC_ARG_REQUIRED, "FILE", "shadow.yaml: the request key and what the comparison means; command-line flags override it."},
-  {OPT_SHADOW, "shadow", 0, SC_ARG_OPTIONAL, "P%", "Mirror mode: every request goes to current, and P% of them (default 100%) also to the candidate."},
+  {OPT_SHADOW, "shadow", 0, SC_ARG_OPTIONAL, "P%", "Mirror mode: every request goes to current, and P% of them (default 100%) also to the candidate (--shadow 20% or --shadow=20%). The default when --candidate is given."},
   {OPT_CANARY, "canary", 0, SC_ARG_REQUIRED, "P%", "Split mode: each request goes to exactly one side, the candidate taking P%, chosen by the request key's hash."},
   {OPT_STEPS, "steps", 0, SC_ARG_REQUIRED, "LIST", "Progressive canary: candidate percentages per step (e.g. 1,5,25,50); each step lasts --step-duration or --step-exchanges and is evaluated against the acceptance criteria; the first breach stops the run (status aborted, exit 1)."},
   {OPT_STEP_DURATION, "step-duration", 0, SC_ARG_REQUIRED, "D", "Length of one progressive step (e.g. 30s)."},
@@ -254,6 +255,13 @@ int cmd_replay(int argc, char **argv) {
     case OPT_SHADOW:
       shadow = 1;
       cfg.fraction = 1.0;
+      /* "--shadow 20%" as well as "--shadow=20%": a following word ending in
+       * '%' is the optional argument (getopt only sees the '=' form). */
+      if (!arg && optind < argc && argv[optind][0] != '-' && strlen(argv[optind]) > 1 &&
+          argv[optind][strlen(argv[optind]) - 1] == '%') {
+        arg = argv[optind];
+        optind++;
+      }
       if (arg) {
         if (sc_parse_percent(d, "shadow", arg, &dv)) goto out;
         cfg.fraction = dv / 100.0;

@@ -37,4 +37,14 @@ run d.db 7 --key '$.txn_id'
 [ "$(q d.db "select request_key from exchanges where exchange_id=1")" = t000001 ] || fail "json key: $(q d.db "select request_key from exchanges where exchange_id=1")"
 "$SHADOWCTL" replay "$T/t.shdw" --current "$cur_url" --candidate "$cand_url" --canary 20% --key 'bogus' --db "$T/e.db" 2>"$T/e.err"; st=$?
 expect_status 2 $st "invalid --key"
+# partial shadow: everything to current, ~20% mirrored ("--shadow 20%" with a space)
+"$SHADOWCTL" replay "$T/t.shdw" --current "$cur_url" --candidate "$cand_url" --shadow 20% --seed 7 --max \
+  --db "$T/s.db" 2>"$T/s.err" || fail "--shadow 20%: $(cat "$T/s.err")"
+[ "$(q s.db "select count(*) from responses where target='current'")" = $N ] || fail "shadow 20%: current"
+m=$(q s.db "select count(*) from exchanges where routed='both'")
+[ "$m" = "$(q s.db "select count(*) from responses where target='candidate'")" ] || fail "shadow 20%: mirrored rows"
+[ "$m" -ge 320 ] && [ "$m" -le 480 ] || fail "shadow 20%: $m of $N mirrored"
+# the same seed mirrors the same requests the canary sent to the candidate
+sm=$(q s.db "select group_concat(exchange_id) from (select exchange_id from exchanges where routed='both' order by exchange_id)")
+[ "$sm" = "$sa" ] || fail "shadow 20% and canary 20% with one seed chose different requests"
 pass

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 7001-gate-verdicts: with the fixture model servers,
-#   identical candidate (A/A)                 -> exit 0
+#   identical candidate (A/A, the same server) -> exit 0
 #   candidate with +40% latency               -> exit 1 naming latency_p99_ratio
 #   candidate with an FPR jump (v2-bad)       -> exit 1 naming the criterion
 #   a run of 20 exchanges                     -> exit 3
@@ -16,7 +16,6 @@ if [ "${SC_SANITIZE:-0}" = 1 ]; then N=1000 RATE=300/s; else N=2000 RATE=1000/s;
   || fail "txgen: $(cat "$T/txgen.err")"
 "$TX" --count 20 --seed 12 --out "$T/small.shdw" >/dev/null 2>&1 || fail "txgen small"
 start_model cur --profile v1 --latency-ms 20 --latency-jitter-ms 2
-start_model same --profile v2-same --latency-ms 20 --latency-jitter-ms 2
 start_model slow --profile v2-same --latency-ms 28 --latency-jitter-ms 2.8
 start_model bad --profile v2-bad --latency-ms 20 --latency-jitter-ms 2
 cat >"$T/shadow.yaml" <<'YAML'
@@ -37,7 +36,9 @@ gate() { # name extra...
   "$SHADOWCTL" gate --db "$T/$n.db" --config "$T/shadow.yaml" "$@" >"$T/$n.gate.out" 2>"$T/$n.gate.err"
 }
 
-replay aa "$T/t.shdw" "$same_url"
+# A/A: the candidate is the current server itself (two processes on a shared
+# 2-core machine can differ by 2x at p99 from CPU contention alone).
+replay aa "$T/t.shdw" "$cur_url"
 gate aa --verdict "$T/aa.verdict.json" --junit "$T/aa.junit.xml"; st=$?
 expect_status 0 $st "A/A gate: $(cat "$T/aa.gate.out" "$T/aa.gate.err")"
 grep -q '^verdict: PASS' "$T/aa.gate.out" || fail "A/A verdict line: $(tail -1 "$T/aa.gate.out")"
@@ -61,7 +62,7 @@ gate bad --criterion 'fpr_delta<=0.02'; st=$?
 expect_status 1 $st "FPR jump gate: $(cat "$T/bad.gate.out" "$T/bad.gate.err")"
 grep -qE '^verdict: FAIL \(breached: .*fpr_delta' "$T/bad.gate.out" || fail "FPR breach not named: $(tail -1 "$T/bad.gate.out")"
 
-replay small "$T/small.shdw" "$same_url"
+replay small "$T/small.shdw" "$cur_url"
 gate small; st=$?
 expect_status 3 $st "20 exchanges: $(cat "$T/small.gate.out" "$T/small.gate.err")"
 grep -q '^verdict: INCONCLUSIVE' "$T/small.gate.out" || fail "small verdict line"

@@ -33,7 +33,7 @@
 #include "store/writer.h"
 #include "util/clock.h"
 
-#define RP_SINK_QMAX 8192
+#define RP_SINK_QMAX 2048
 
 struct rp_sink {
   pthread_t th;

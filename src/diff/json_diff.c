@@ -269,6 +269,8 @@ void sc_diff_rules_release(struct sc_diff_rules *r) {
 void sc_diff_result_init(struct sc_diff_result *r) {
   memset(r, 0, sizeof *r);
   sc_buf_init(&r->pool, (size_t)SC_MAX_DIFF_PATHS * (SC_MAX_PATH_LEN + 1) * 4);
+  sc_buf_init(&r->wpath, (size_t)SC_MAX_PATH_LEN * 8);
+  sc_buf_init(&r->wnpath, (size_t)SC_MAX_PATH_LEN * 8);
 }
 
 void sc_diff_result_reset(struct sc_diff_result *r) {
@@ -280,7 +282,10 @@ void sc_diff_result_reset(struct sc_diff_result *r) {
 
 void sc_diff_result_release(struct sc_diff_result *r) {
   free(r->v);
+  free(r->stack);
   sc_buf_release(&r->pool);
+  sc_buf_release(&r->wpath);
+  sc_buf_release(&r->wnpath);
   memset(r, 0, sizeof *r);
 }
 
@@ -291,7 +296,7 @@ struct walk {
   struct sc_diff_result *res;
   struct cseg *stack;      /* max_depth + 1 */
   size_t depth;
-  struct sc_buf path, npath;
+  struct sc_buf *path, *npath;
   int too_deep;
   int nomem;
 };
@@ -308,7 +313,7 @@ static int is_ident(const char *s, size_t n) {
 static void path_push_name(struct walk *w, const char *k, size_t n) {
   int rc = 0;
   for (int pass = 0; pass < 2; pass++) {
-    struct sc_buf *b = pass ? &w->npath : &w->path;
+    struct sc_buf *b = pass ? w->npath : w->path;
     if (is_ident(k, n)) {
       rc |= sc_buf_putc(b, '.');
       rc |= sc_buf_append(b, k, n);
@@ -327,8 +332,8 @@ static void path_push_name(struct walk *w, const char *k, size_t n) {
 }
 
 static void path_push_index(struct walk *w, size_t i) {
-  int rc = sc_buf_printf(&w->path, "[%zu]", i);
-  rc |= sc_buf_puts(&w->npath, "[*]");
+  int rc = sc_buf_printf(w->path, "[%zu]", i);
+  rc |= sc_buf_puts(w->npath, "[*]");
   (void)rc;
 }
 
@@ -363,9 +368,9 @@ static void emit(struct walk *w, enum sc_diff_kind k, const json_t *a, const jso
   }
   struct sc_diff_entry *e = &r->v[r->n];
   e->path_off = r->pool.len;
-  int rc = sc_buf_append(&r->pool, w->path.len ? w->path.p : "$", w->path.len ? w->path.len + 1 : 2);
+  int rc = sc_buf_append(&r->pool, w->path->len ? w->path->p : "$", w->path->len ? w->path->len + 1 : 2);
   e->npath_off = r->pool.len;
-  rc |= sc_buf_append(&r->pool, w->npath.len ? w->npath.p : "$", w->npath.len ? w->npath.len + 1 : 2);
+  rc |= sc_buf_append(&r->pool, w->npath->len ? w->npath->p : "$", w->npath->len ? w->npath->len + 1 : 2);
   if (rc) {
     r->truncated = 1;
     return;
@@ -420,7 +425,7 @@ static void walk_child(struct walk *w, struct cseg seg, const json_t *a, const j
     w->too_deep = 1;
     return;
   }
-  size_t pl = w->path.len, nl = w->npath.len;
+  size_t pl = w->path->len, nl = w->npath->len;
   w->stack[w->depth++] = seg;
   if (seg.is_idx) path_push_index(w, seg.idx);
   else path_push_name(w, seg.name, seg.len);
@@ -430,10 +435,10 @@ static void walk_child(struct walk *w, struct cseg seg, const json_t *a, const j
     else walk_node(w, a, b);
   }
   w->depth--;
-  w->path.len = pl;
-  w->path.p[pl] = '\0';
-  w->npath.len = nl;
-  w->npath.p[nl] = '\0';
+  w->path->len = pl;
+  w->path->p[pl] = '\0';
+  w->npath->len = nl;
+  w->npath->p[nl] = '\0';
 }
 
 static void walk_node(struct walk *w, const json_t *a, const json_t *b) {
@@ -488,12 +493,21 @@ int sc_diff_json(const struct sc_diff_rules *rules, const json_t *a, const json_
   memset(&w, 0, sizeof w);
   w.rules = rules;
   w.res = res;
-  w.stack = calloc(rules->max_depth + 1, sizeof *w.stack);
-  if (!w.stack) return SC_ENOMEM;
-  sc_buf_init(&w.path, (size_t)SC_MAX_PATH_LEN * 8);
-  sc_buf_init(&w.npath, (size_t)SC_MAX_PATH_LEN * 8);
-  int rc = sc_buf_putc(&w.path, '$');
-  rc |= sc_buf_putc(&w.npath, '$');
+  if (res->stack_cap < rules->max_depth + 1) {
+    void *ns = realloc(res->stack, (rules->max_depth + 1) * sizeof *w.stack);
+    if (!ns) return SC_ENOMEM;
+    res->stack = ns;
+    res->stack_cap = rules->max_depth + 1;
+  }
+  w.stack = res->stack;
+  w.path = &res->wpath;
+  w.npath = &res->wnpath;
+  if (!w.path->max) sc_buf_init(w.path, (size_t)SC_MAX_PATH_LEN * 8);   /* zeroed result */
+  if (!w.npath->max) sc_buf_init(w.npath, (size_t)SC_MAX_PATH_LEN * 8);
+  sc_buf_reset(w.path);
+  sc_buf_reset(w.npath);
+  int rc = sc_buf_putc(w.path, '$');
+  rc |= sc_buf_putc(w.npath, '$');
   if (rc) {
     rc = SC_ENOMEM;
     goto out;
@@ -506,9 +520,6 @@ int sc_diff_json(const struct sc_diff_rules *rules, const json_t *a, const json_
   if (w.too_deep) res->cls = SC_DC_TOO_DEEP;
   else res->cls = res->n || res->truncated ? SC_DC_DIFFER : SC_DC_EQUAL;
 out:
-  free(w.stack);
-  sc_buf_release(&w.path);
-  sc_buf_release(&w.npath);
   return rc;
 }
 

@@ -86,6 +86,10 @@ struct sc_diff_result {
   size_t n, cap;
   int truncated;          /* more than max_entries differences; the rest not listed */
   struct sc_buf pool;     /* NUL-separated path strings */
+  /* traversal scratch, kept between comparisons (private) */
+  void *stack;
+  size_t stack_cap;
+  struct sc_buf wpath, wnpath;
 };
 void sc_diff_result_init(struct sc_diff_result *r);
 void sc_diff_result_reset(struct sc_diff_result *r);   /* keeps memory for reuse */

@@ -40,6 +40,9 @@ static const struct canned canned[] = {
   {"/bye", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nby", 1},
   {"/garbage", "NOT HTTP AT ALL\r\n\r\n", 1},
   {"/elsewhere", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+  /* keep-alive answer, then the server drops the connection a moment later
+   * without saying so (idle timeout): the next request may meet EOF */
+  {"/silent", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2},
 };
 
 static void *conn_thread(void *arg) {
@@ -74,6 +77,7 @@ static void *conn_thread(void *arg) {
     have -= head + clen;
     if (!c) goto out;
     if (write(fd, c->resp, strlen(c->resp)) < 0) goto out;
+    if (c->close_after == 2) usleep(2000);
     if (c->close_after) goto out;
   }
 out:
@@ -352,5 +356,28 @@ Test(engine, limit_methods_and_refused) {
   cr_assert_eq(q1(db, "select count(*) from exchanges where run_id=2"), 20);
   cr_assert_eq(sum.t[SC_T_CURRENT].errors[SC_RE_REFUSED], 20);
   cr_assert_eq(q1(db, "select count(*) from runs where status='completed'"), 2);
+  drop_db(db, path);
+}
+
+Test(engine, idle_close_is_retried_once) {
+  int port = start_server();
+  char url[64], path[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  static const char *const targets[] = {"/silent"};
+  struct memsrc m = {targets, NULL, 1, 300, 0};
+  struct sc_replay_cfg cfg;
+  sc_replay_cfg_init(&cfg);
+  cfg.url[SC_T_CURRENT] = url;
+  cfg.pacing = SC_PACE_MAX; /* the next request goes out on the connection the server is dropping */
+  cfg.concurrency = 1;
+  cfg.timeout_s = 2;
+  sqlite3 *db = open_db(path, sizeof path);
+  struct sc_replay_summary sum;
+  cr_assert_eq(run(&cfg, &m, db, &sum), SC_OK);
+  cr_assert_eq(sum.t[SC_T_CURRENT].shed, 0);
+  cr_assert_gt(sum.t[SC_T_CURRENT].conns, 10); /* connections really were dropped and replaced */
+  cr_assert_eq(q1(db, "select count(*) from responses where status=200"), 300,
+               "errors: %lld closed, %lld reset", q1(db, "select count(*) from responses where error='closed'"),
+               q1(db, "select count(*) from responses where error='reset'"));
   drop_db(db, path);
 }

@@ -1109,14 +1109,22 @@ int sc_analyze_run_slices(sqlite3 *db, int64_t run_id, int step, const struct sc
   for (size_t s = 0; s < MAX_SLICES; s++) sc_noise_map_init(&c.slice_vals[s]);
   for (size_t s = 0; s < cfg->n_slices && c.nslices < MAX_SLICES; s++) c.slice_rules[c.nslices++] = cfg->slices[s];
   for (size_t s = 0; s < n_extra && c.nslices < MAX_SLICES; s++) c.slice_rules[c.nslices++] = extra[s];
-  int in_tx = 0;
+  int in_tx = 0, cache_set = 0;
+  int64_t old_cache = -2000;
   int rc = sc_diff_rules_init(&c.rules, cfg, err);
   if (rc) return rc;
   rc = load_run(&c);
   if (rc) goto out;
   /* A large page cache keeps the inserts of a big run off the disk until
    * commit (the default 2 MiB cache spills constantly). */
+  {
+    sqlite3_stmt *cs = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &cs, NULL) == SQLITE_OK && sqlite3_step(cs) == SQLITE_ROW)
+      old_cache = sqlite3_column_int64(cs, 0);
+    sqlite3_finalize(cs);
+  }
   sqlite3_exec(db, "PRAGMA cache_size = -131072", NULL, NULL, NULL);
+  cache_set = 1;
   rc = sc_db_exec(db, "SAVEPOINT sc_analyze", "cannot start analysis", err);
   if (rc) goto out;
   in_tx = 1;
@@ -1157,6 +1165,11 @@ out:
     } else {
       rc = sc_db_exec(db, "RELEASE sc_analyze", "cannot commit analysis", err);
     }
+  }
+  if (cache_set) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld", (long long)old_cache);
+    sqlite3_exec(db, sql, NULL, NULL, NULL); /* the caller's setting back (memory) */
   }
   sc_diff_rules_release(&c.rules);
   sc_noise_map_release(&c.paths);

@@ -191,6 +191,7 @@ Test(analyze, steps_and_canary, .fini = cleanup) {
   cr_assert_eq(M(0, "exchanges", "all").value, 500);
   cr_assert_eq(sc_analyze_run(db, 1, 1, &cfg, &err), 0, "%s", err.msg);
   cr_assert_eq(M(1, "exchanges", "all").value, 1500);
+  cr_assert_eq(q1("PRAGMA cache_size"), -2000); /* the connection's own page cache setting is restored */
   cr_assert_eq(M(-1, "exchanges", "all").value, 2000);
   /* unknown run */
   cr_assert_eq(sc_analyze_run(db, 99, -1, &cfg, &err), SC_ENOTFOUND);

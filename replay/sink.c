@@ -80,8 +80,43 @@ static char *headers_json(const struct sc_buf *raw, const char **ctype, size_t *
   return s;
 }
 
+/* Header lines of a request as sent (bytes built by the engine: request
+ * line, "Name: value" CRLF lines, empty line) -> JSON array of [name, value].
+ * The bytes are our own output, so the scan trusts their shape but stays in
+ * bounds. */
+static char *request_headers_json(const struct sc_buf *req) {
+  const char *p = req->p, *end = req->p + req->len;
+  const char *eol = memchr(p, '\n', (size_t)(end - p));
+  if (!eol) return NULL;
+  p = eol + 1;
+  json_t *arr = json_array();
+  while (p < end) {
+    eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) break;
+    const char *le = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+    if (le == p) break; /* empty line: end of the head */
+    const char *colon = memchr(p, ':', (size_t)(le - p));
+    if (colon) {
+      const char *v = colon + 1;
+      while (v < le && (*v == ' ' || *v == '\t')) v++;
+      json_t *pair = json_array();
+      json_array_append_new(pair, json_stringn_nocheck(p, (size_t)(colon - p)));
+      json_array_append_new(pair, json_stringn_nocheck(v, (size_t)(le - v)));
+      json_array_append_new(arr, pair);
+    }
+    p = eol + 1;
+  }
+  char *out = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  return out;
+}
+
 /* Writes one job's rows (writer thread). */
 static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
+  if (!j->req_headers_json) {
+    const struct rp_treq *first = j->tr[SC_T_CURRENT] ? j->tr[SC_T_CURRENT] : j->tr[SC_T_CANDIDATE];
+    if (first) j->req_headers_json = request_headers_json(&first->req);
+  }
   struct sc_store_exchange sx = {
     .seq = j->seq,
     .exchange_id = j->x.id,

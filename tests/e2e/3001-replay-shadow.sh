@@ -37,6 +37,9 @@ done
 # skew recorded for the mirrored copies, latencies positive
 [ "$(q "select count(*) from responses where target='candidate' and skew_us is not null")" = $N ] || fail "skew"
 [ "$(q "select count(*) from responses where latency_us > 0 and ttfb_us > 0 and ttfb_us <= latency_us + 1")" = $((3*N)) ] || fail "latency/ttfb"
+# the traffic file's capture statistics travel into the run
+[ "$(q "select capture_exchanges from runs")" = $N ] || fail "capture_exchanges: $(q "select capture_exchanges from runs")"
+[ "$(q "select capture_kernel_drops is not null and capture_first_ns > 0 from runs")" = 1 ] || fail "capture stats"
 [ "$(stat -c %a "$T/r.db")" = 600 ] || fail "results.db mode $(stat -c %a "$T/r.db")"
 out=$("$SHADOWCTL" runs --db "$T/r.db"); st=$?
 expect_status 0 $st "runs"

@@ -23,6 +23,8 @@
 
 static atomic_int srv_conns, srv_reqs;
 static atomic_int srv_other_host_hits;
+static pthread_mutex_t head_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_head[4096]; /* head of the last request served */
 
 struct canned {
   const char *target;
@@ -67,6 +69,11 @@ static void *conn_thread(void *arg) {
       have += (size_t)n;
     }
     atomic_fetch_add(&srv_reqs, 1);
+    pthread_mutex_lock(&head_mu);
+    size_t hn = head < sizeof last_head - 1 ? head : sizeof last_head - 1;
+    memcpy(last_head, buf, hn);
+    last_head[hn] = '\0';
+    pthread_mutex_unlock(&head_mu);
     char target[256] = "";
     sscanf(buf, "%*s %255s", target);
     if (strstr(target, "/elsewhere")) atomic_fetch_add(&srv_other_host_hits, 1);
@@ -129,6 +136,7 @@ struct memsrc {
   const char *method;
   size_t n_targets;
   size_t count, i;
+  const char *const *hdrs; /* "Name", "value", ... NULL */
 };
 
 static int mem_next(void *ctx, struct sc_exchange *x, struct sc_error *err) {
@@ -144,6 +152,16 @@ static int mem_next(void *ctx, struct sc_exchange *x, struct sc_error *err) {
   x->req.body = (uint8_t *)strdup(body);
   x->req.body_len = strlen(body);
   x->resp.status = 200;
+  for (const char *const *h = m->hdrs; h && h[0]; h += 2) {
+    struct sc_hdr *nh = realloc(x->req.headers, (x->req.n_headers + 1) * sizeof *nh);
+    cr_assert_not_null(nh);
+    x->req.headers = nh;
+    nh[x->req.n_headers].name = strdup(h[0]);
+    nh[x->req.n_headers].name_len = strlen(h[0]);
+    nh[x->req.n_headers].value = strdup(h[1]);
+    nh[x->req.n_headers].value_len = strlen(h[1]);
+    x->req.n_headers++;
+  }
   m->i++;
   return 1;
 }
@@ -199,7 +217,7 @@ Test(engine, framing_and_redirects) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   static const char *const targets[] = {"/cl", "/chunked", "/eof", "/redirect", "/interim", "/garbage", "/bye"};
-  struct memsrc m = {targets, NULL, 7, 70, 0};
+  struct memsrc m = {targets, NULL, 7, 70, 0, NULL};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
   cfg.url[SC_T_CURRENT] = url;
@@ -232,7 +250,7 @@ Test(engine, keepalive_reuses_connections) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   static const char *const targets[] = {"/cl"};
-  struct memsrc m = {targets, NULL, 1, 500, 0};
+  struct memsrc m = {targets, NULL, 1, 500, 0, NULL};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
   cfg.url[SC_T_CURRENT] = url;
@@ -253,7 +271,7 @@ Test(engine, head_has_no_body) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   static const char *const targets[] = {"/head"};
-  struct memsrc m = {targets, "HEAD", 1, 5, 0};
+  struct memsrc m = {targets, "HEAD", 1, 5, 0, NULL};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
   cfg.url[SC_T_CURRENT] = url;
@@ -283,7 +301,7 @@ static void steps_case(int breach, int expect_steps) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", closed_port());
   static const char *const targets[] = {"/x"};
-  struct memsrc m = {targets, NULL, 1, 1000, 0};
+  struct memsrc m = {targets, NULL, 1, 1000, 0, NULL};
   static const double steps[] = {0.1, 0.5, 1.0};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
@@ -336,7 +354,7 @@ Test(engine, limit_methods_and_refused) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", closed_port());
   static const char *const targets[] = {"/x"};
-  struct memsrc m = {targets, "GET", 1, 50, 0};
+  struct memsrc m = {targets, "GET", 1, 50, 0, NULL};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
   cfg.url[SC_T_CURRENT] = url;
@@ -364,7 +382,7 @@ Test(engine, idle_close_is_retried_once) {
   char url[64], path[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
   static const char *const targets[] = {"/silent"};
-  struct memsrc m = {targets, NULL, 1, 300, 0};
+  struct memsrc m = {targets, NULL, 1, 300, 0, NULL};
   struct sc_replay_cfg cfg;
   sc_replay_cfg_init(&cfg);
   cfg.url[SC_T_CURRENT] = url;
@@ -379,5 +397,48 @@ Test(engine, idle_close_is_retried_once) {
   cr_assert_eq(q1(db, "select count(*) from responses where status=200"), 300,
                "errors: %lld closed, %lld reset", q1(db, "select count(*) from responses where error='closed'"),
                q1(db, "select count(*) from responses where error='reset'"));
+  drop_db(db, path);
+}
+
+Test(engine, request_as_sent) {
+  int port = start_server();
+  char url[64], path[256], host[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  snprintf(host, sizeof host, "Host: 127.0.0.1:%d\r\n", port);
+  static const char *const targets[] = {"/cl"};
+  static const char *const hdrs[] = {"Host", "prod.example", "Content-Length", "999", "Transfer-Encoding", "chunked",
+                                     "X-Keep", "a", "X-Override", "old", "Connection", "close", NULL};
+  static const char *const extra[] = {"X-Override: new", "X-Added:  2", NULL};
+  struct memsrc m = {targets, NULL, 1, 1, 0, hdrs};
+  struct sc_replay_cfg cfg;
+  sc_replay_cfg_init(&cfg);
+  cfg.url[SC_T_CURRENT] = url;
+  cfg.pacing = SC_PACE_MAX;
+  cfg.headers = extra;
+  sqlite3 *db = open_db(path, sizeof path);
+  struct sc_replay_summary sum;
+  cr_assert_eq(run(&cfg, &m, db, &sum), SC_OK);
+  pthread_mutex_lock(&head_mu);
+  char head[4096];
+  memcpy(head, last_head, sizeof head);
+  pthread_mutex_unlock(&head_mu);
+  cr_assert(!strncmp(head, "POST /cl HTTP/1.1\r\n", 19), "%s", head);
+  cr_assert(strstr(head, host), "%s", head);
+  cr_assert(strstr(head, "X-Keep: a\r\n"), "%s", head);
+  cr_assert(strstr(head, "X-Override: new\r\n") && !strstr(head, "old"), "%s", head);
+  cr_assert(strstr(head, "X-Added: 2\r\n"), "%s", head);
+  cr_assert(strstr(head, "X-Shadow-Request: 1\r\n"), "%s", head);
+  cr_assert(strstr(head, "Content-Length: 20\r\n") && !strstr(head, "999"), "%s", head);
+  cr_assert(!strstr(head, "chunked") && !strstr(head, "Connection"), "%s", head);
+  /* --keep-host, --no-shadow-header */
+  m.i = 0;
+  cfg.keep_host = 1;
+  cfg.shadow_header = NULL;
+  cr_assert_eq(run(&cfg, &m, db, &sum), SC_OK);
+  pthread_mutex_lock(&head_mu);
+  memcpy(head, last_head, sizeof head);
+  pthread_mutex_unlock(&head_mu);
+  cr_assert(strstr(head, "Host: prod.example\r\n"), "%s", head);
+  cr_assert(!strstr(head, "X-Shadow-Request"), "%s", head);
   drop_db(db, path);
 }

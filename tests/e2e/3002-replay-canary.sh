@@ -37,6 +37,13 @@ run d.db 7 --key '$.txn_id'
 [ "$(q d.db "select request_key from exchanges where exchange_id=1")" = t000001 ] || fail "json key: $(q d.db "select request_key from exchanges where exchange_id=1")"
 "$SHADOWCTL" replay "$T/t.shdw" --current "$cur_url" --candidate "$cand_url" --canary 20% --key 'bogus' --db "$T/e.db" 2>"$T/e.err"; st=$?
 expect_status 2 $st "invalid --key"
+# the key rule from shadow.yaml, and --key overriding it
+printf 'request_key: "$.merchant"\n' >"$T/shadow.yaml"
+run f.db 7 --config "$T/shadow.yaml"
+[ "$(q f.db "select request_key from exchanges where exchange_id=1")" = "$(q f.db "select json_extract(cast(req_body as text), '$.merchant') from exchanges where exchange_id=1")" ] \
+  || fail "config key: $(q f.db "select request_key from exchanges where exchange_id=1")"
+run g.db 7 --config "$T/shadow.yaml" --key '$.txn_id'
+[ "$(q g.db "select request_key from exchanges where exchange_id=1")" = t000001 ] || fail "--key does not override the config"
 # partial shadow: everything to current, ~20% mirrored ("--shadow 20%" with a space)
 "$SHADOWCTL" replay "$T/t.shdw" --current "$cur_url" --candidate "$cand_url" --shadow 20% --seed 7 --max \
   --db "$T/s.db" 2>"$T/s.err" || fail "--shadow 20%: $(cat "$T/s.err")"

@@ -378,7 +378,9 @@ static void conn_start(struct rp_conn *c, struct rp_treq *tr) {
   http_parser_init(&c->parser, HTTP_RESPONSE);
   c->parser.data = c;
   assert(assert_conn_state(c));
-  arm_timer(c);
+  /* a fresh connection's timer runs since the connect: --timeout covers
+   * connect + write + response together */
+  if (!uv_is_active((uv_handle_t *)&c->timer)) arm_timer(c);
   conn_write(c);
 }
 

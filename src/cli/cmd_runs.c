@@ -6,10 +6,13 @@
  * (kill -9, crash) is marked 'interrupted' first (when the database is
  * writable) or shown as interrupted (read-only).
  */
+#include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "store/db.h"
@@ -84,7 +87,7 @@ int cmd_runs(int argc, char **argv) {
                     "SELECT r.id, r.started_at, r.mode, r.fraction, r.steps, r.current_url, r.candidate_url,"
                     " r.secondary_url, (SELECT COUNT(*) FROM exchanges e WHERE e.run_id=r.id),"
                     " r.status, r.status_reason, r.pid, r.finished_at, r.traffic_file, r.aborted_step,"
-                    " r.traffic_error FROM runs r ORDER BY r.id",
+                    " r.traffic_error, r.host FROM runs r ORDER BY r.id",
                     &err) ||
       sc_db_prepare(db, &tst,
                     "SELECT target, COUNT(*), SUM(error IS NOT NULL) FROM responses WHERE run_id=?1"
@@ -104,6 +107,15 @@ int cmd_runs(int argc, char **argv) {
     double frac = sqlite3_column_double(st, 3);
     int64_t requests = sqlite3_column_int64(st, 8);
     const char *status = col_text(st, 9);
+    /* read-only database: a 'running' run whose process is gone on this host
+     * is shown as interrupted (a writable one was already marked) */
+    if (ro && !strcmp(status, "running") && sqlite3_column_type(st, 11) != SQLITE_NULL) {
+      char host[256] = "";
+      pid_t pid = (pid_t)sqlite3_column_int64(st, 11);
+      if (gethostname(host, sizeof host - 1) == 0 && !strcmp(host, col_text(st, 16)) && pid > 0 &&
+          kill(pid, 0) != 0 && errno == ESRCH)
+        status = "interrupted";
+    }
     char modebuf[64];
     if (!strcmp(mode, "single")) snprintf(modebuf, sizeof modebuf, "single");
     else if (sqlite3_column_type(st, 4) != SQLITE_NULL) snprintf(modebuf, sizeof modebuf, "canary steps");

@@ -17,15 +17,17 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$T"; }
 trap cleanup EXIT
 export SHADOWCTL_NO_TTY=1
-start() { # name args...
+start() { # name args... (not in a subshell: the pid must reach PIDS)
   local n=$1; shift
   "$MS" --port 0 --quiet "$@" >"$T/$n.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 50); do grep -q "^listening" "$T/$n.out" && break; sleep 0.1; done
-  sed -n 's/^listening on \(.*\)/http:\/\/\1/p' "$T/$n.out"
 }
-CUR=$(start cur --latency-ms 2)
-CAND=$(start cand --latency-ms 2 --profile v2-good --error-rate 0.01)
+url_of() { sed -n 's/^listening on \(.*\)/http:\/\/\1/p' "$T/$1.out"; }
+start cur --latency-ms 2
+start cand --latency-ms 2 --profile v2-good --error-rate 0.01
+CUR=$(url_of cur)
+CAND=$(url_of cand)
 "$MK" -o "$T/t.shdw" --count 20000 >/dev/null
 "$SC" replay "$T/t.shdw" --current "$CUR" --candidate "$CAND" --shadow --rate "$RATE/s" --loop \
   --duration "${SOAK_SECONDS}s" --no-progress --db "$T/soak.db" 2>"$T/replay.err" &

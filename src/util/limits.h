@@ -9,6 +9,7 @@
 /* capture */
 #define SC_MAX_SNAPLEN            262144
 #define SC_DEFAULT_MAX_BODY       (1u << 20)        /* --max-body default: 1 MiB */
+#define SC_DEFAULT_CAPTURE_BUFFER (64 << 20)       /* capture --buffer-size default for -i: 64 MiB */
 #define SC_MAX_BODY_LIMIT         (256u << 20)      /* --max-body upper bound */
 #define SC_MAX_HEADER_BYTES       (256u << 10)      /* request/response head */
 #define SC_MAX_HEADERS            256               /* header lines per message */

@@ -6,6 +6,7 @@
 #
 #   scripts/test.sh                    everything
 #   SC_SKIP_DEPS=1 scripts/test.sh     do not run install-deps.sh
+#   SC_WITH_BROWSER=0 scripts/test.sh  do not install chromium (the report test then skips its browser part)
 #   SC_ONLY=normal|asan|fuzz           one phase only
 #   SC_CTEST_ARGS="-R capture"         extra ctest arguments
 #   SC_FUZZ_SECONDS=30                 seconds per fuzz target (0 skips fuzzing)
@@ -15,7 +16,7 @@ cd "$here"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 if [ "${SC_SKIP_DEPS:-0}" != 1 ]; then
-  bash scripts/install-deps.sh || { echo "test.sh: dependency installation failed" >&2; exit 1; }
+  SC_WITH_BROWSER=${SC_WITH_BROWSER:-1} bash scripts/install-deps.sh || { echo "test.sh: dependency installation failed" >&2; exit 1; }
 fi
 
 total_pass=0

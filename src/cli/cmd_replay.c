@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "analyze/analyze.h"
 #include "cli/cli.h"
 #include "replay/replay.h"
 #include "store/db.h"
@@ -22,7 +23,7 @@ enum {
   OPT_CURRENT = 1, OPT_CANDIDATE, OPT_SECONDARY, OPT_DB, OPT_CONFIG, OPT_SHADOW, OPT_CANARY, OPT_STEPS,
   OPT_STEP_DURATION, OPT_STEP_EXCHANGES, OPT_KEY, OPT_SEED, OPT_SPEED, OPT_RATE, OPT_MAX, OPT_CONCURRENCY,
   OPT_POOL, OPT_TIMEOUT, OPT_DURATION, OPT_LIMIT, OPT_LOOP, OPT_KEEP_HOST, OPT_HEADER, OPT_SHADOW_HEADER,
-  OPT_NO_SHADOW_HEADER, OPT_METHODS, OPT_BODY_CAP, OPT_NO_PROGRESS,
+  OPT_NO_SHADOW_HEADER, OPT_METHODS, OPT_BODY_CAP, OPT_NO_PROGRESS, OPT_NO_ANALYZE,
 };
 
 static const struct sc_opt opts[] = {
@@ -53,6 +54,7 @@ static const struct sc_opt opts[] = {
   {OPT_NO_SHADOW_HEADER, "no-shadow-header", 0, SC_ARG_NONE, NULL, "Do not mark replayed requests."},
   {OPT_METHODS, "methods", 0, SC_ARG_REQUIRED, "LIST", "Replay only these methods (e.g. POST,PUT)."},
   {OPT_BODY_CAP, "body-cap", 0, SC_ARG_REQUIRED, "SIZE", "Response bytes stored per answer (default 1M); longer bodies are hashed in full and flagged truncated. Responses over 64M are cut and recorded as too_large."},
+  {OPT_NO_ANALYZE, "no-analyze", 0, SC_ARG_NONE, NULL, "Do not analyse the run when it ends (by default the analysis runs, as 'shadowctl analyze' would, so report and gate read it at once)."},
   {OPT_NO_PROGRESS, "no-progress", 0, SC_ARG_NONE, NULL, "No status line (a live line on a terminal, a plain line every 10 s otherwise)."},
   {0, NULL, 0, SC_ARG_NONE, NULL, NULL},
 };
@@ -226,7 +228,7 @@ int cmd_replay(int argc, char **argv) {
   size_t n_headers = 0;
   double *steps = NULL;
   int n_steps = 0;
-  int shadow = 0, canary = 0, pace_set = 0, progress = 1;
+  int shadow = 0, canary = 0, pace_set = 0, progress = 1, analyze = 1;
   char *argv_s = NULL, *config_json = NULL;
   sqlite3 *db = NULL;
   struct tf_src src = {0};
@@ -372,6 +374,7 @@ int cmd_replay(int argc, char **argv) {
       cfg.body_cap = u;
       break;
     case OPT_NO_PROGRESS: progress = 0; break;
+    case OPT_NO_ANALYZE: analyze = 0; break;
     }
   }
   if (op.optind != argc - 1) {
@@ -466,6 +469,19 @@ int cmd_replay(int argc, char **argv) {
       ret = SC_EXIT_FAIL;
     } else {
       ret = sc_cli_error("replay", &err);
+    }
+  }
+  /* The recorded answers are analysed at once (also those of an interrupted
+   * or cut run: what was recorded is evidence); a failed job is not. */
+  if (analyze && sum.run_id > 0 && (rc == SC_OK || rc == SC_EINTR || rc == SC_ESTATE)) {
+    struct sc_error ae;
+    sc_error_init(&ae);
+    sc_log_info("analysing run %lld", (long long)sum.run_id);
+    if (sc_analyze_run(db, sum.run_id, -1, &conf, &ae)) {
+      sc_error_prefix(&ae, "analysis of run %lld in '%s' (rerun: shadowctl analyze --db %s --run %lld)",
+                      (long long)sum.run_id, db_path, db_path, (long long)sum.run_id);
+      sc_cli_error("replay", &ae);
+      ret = SC_EXIT_FAIL;
     }
   }
 out:

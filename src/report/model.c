@@ -401,9 +401,15 @@ json_t *sc_report_verdict_json(const struct sc_gate_result *g) {
     json_array_append_new(cr, c);
   }
   {
-    char names[1024];
+    char names[1024], text[1536];
     sc_gate_breached_names(g, names, sizeof names);
-    json_object_set_new(v, "breached_text", jstr(names));
+    size_t k = 0; /* "a,b" -> "a, b" for reading */
+    for (const char *p = names; *p && k + 3 < sizeof text; p++) {
+      text[k++] = *p;
+      if (*p == ',') text[k++] = ' ';
+    }
+    text[k] = '\0';
+    json_object_set_new(v, "breached_text", jstr(text));
   }
   json_object_set_new(v, "breached", br);
   json_object_set_new(v, "criteria", cr);

@@ -23,6 +23,14 @@ rc=$?
 run=$(sqlite3 "$DB" "SELECT max(id) FROM runs")
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM responses WHERE run_id = $run AND target = 'candidate' AND status = 200")" = $N ] \
   || fail "not every request answered by the candidate"
+# the analysis ran at the end of the replay (before any 'shadowctl analyze')
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM metrics WHERE run_id = $run AND step IS NULL AND name = 'decision_flip_rate'")" = 1 ] \
+  || fail "replay did not analyse its run"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM decisions WHERE run_id = $run")" = $((2 * N + N)) ] \
+  || fail "replay's analysis stored $(sqlite3 "$DB" "SELECT count(*) FROM decisions WHERE run_id = $run") decisions, want $((3 * N))"
+timeout 60 "$SHADOWCTL" replay --db "$DB" --current "$cur_url/score" --candidate "$cand_url/score" --shadow --max \
+  --limit 50 --no-analyze --no-progress "$T/traffic.shdw" > /dev/null 2> "$T/replay2.err" || fail "replay --no-analyze: $(tail -3 "$T/replay2.err")"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM metrics WHERE run_id = $run + 1")" = 0 ] || fail "--no-analyze analysed the run"
 "$SHADOWCTL" labels import --db "$DB" --key-column txn_id --positive fraud "$T/labels.csv" > "$T/l.out" 2>&1 \
   || fail "labels import: $(cat "$T/l.out")"
 grep -q "imported $N labels.*$N matched.*0 unmatched" "$T/l.out" || fail "labels did not all match: $(cat "$T/l.out")"

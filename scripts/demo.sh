@@ -120,6 +120,14 @@ bad_status=$gate_status
 say "canary replay: 5% of requests answered by v2-rc1, chosen by a hash of txn_id"
 "$sc" replay "$traffic" --canary 5% --current "$current_url" --candidate "$bad_url" \
      --db "$db" --config "$cfg" --rate "$rate/s" --no-progress 2>"$out/logs/replay-canary.err" | sed 's/^/    /'
+"$sc" analyze --db "$db" --config "$cfg" >"$out/analyze-canary.txt"   # again, now that labels exist
+"$sc" report --db "$db" --config "$cfg" -o "$out/report-canary-v2-rc1.html"
+canary_n=$(sqlite3 "$db" "SELECT count(*) FROM responses WHERE run_id = (SELECT max(id) FROM runs) AND target = 'candidate'" 2>/dev/null || echo '?')
+set +e
+"$sc" gate --db "$db" --config "$cfg" --verdict "$out/verdict-canary-v2-rc1.json" >"$out/gate-canary-v2-rc1.txt"
+canary_status=$?
+set -e
+echo "    the candidate answered $canary_n of $n requests; gate exit $canary_status: $(tail -1 "$out/gate-canary-v2-rc1.txt")"
 gate_story v2-rc2 "$good_url"
 good_status=$gate_status
 
@@ -127,8 +135,14 @@ echo
 say "what happened"
 echo "    recorded: $n exchanges; ground truth: $labels"
 echo "    v2-rc1 (bad):  gate exit $bad_status $( [ "$bad_status" = 1 ] && echo '(breach: the rollout is blocked, as it should be)')"
+case $canary_status in
+  1) canary_why='(even on a 5% slice the false-positive jump is caught)' ;;
+  3) canary_why='(inconclusive: too few candidate answers to decide)' ;;
+  *) canary_why='' ;;
+esac
+echo "    v2-rc1 at 5% canary: gate exit $canary_status $canary_why"
 echo "    v2-rc2 (good): gate exit $good_status $( [ "$good_status" = 0 ] && echo '(pass: safe to roll out)')"
-echo "    reports: $out/report-v2-rc1.html  $out/report-v2-rc2.html"
+echo "    reports: $out/report-v2-rc1.html  $out/report-canary-v2-rc1.html  $out/report-v2-rc2.html"
 echo "    summaries: $out/summary-v2-rc1.md  $out/summary-v2-rc2.md"
 echo "    database: sqlite3 $db 'select id, mode, status, requests from runs'"
 if [ "$bad_status" = 1 ] && [ "$good_status" = 0 ]; then

@@ -867,7 +867,24 @@ static int run_metrics(struct ctx *c) {
   if (rc) return rc;
   int64_t labelled = 0;
   for (size_t i = 0; i < c->nx; i++) labelled += c->x[i].label >= 0;
-  rc = rate(c, "all", "label_coverage", labelled, (int64_t)c->nx);
+  {
+    /* detail records the last label import this analysis saw, so gate and
+     * report can tell an analysis made before a later 'labels import'. */
+    int64_t last_import = 0;
+    rc = sc_db_prepare(c->db, &st, "SELECT coalesce(max(id), 0) FROM label_imports", c->err);
+    if (rc) return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) last_import = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    char det[64];
+    snprintf(det, sizeof det, "{\"label_import\":%lld}", (long long)last_import);
+    double lo, hi;
+    int64_t n = (int64_t)c->nx;
+    sc_stats_wilson(labelled, n, c->z, &lo, &hi);
+    double p = n ? (double)labelled / (double)n : NAN;
+    rc = metric(c, "all", "label_coverage", p, n ? lo : NAN, n ? hi : NAN, n, NAN,
+                sc_stats_mde_prop(n ? p : 0, n, 0, c->cfg->alpha, c->cfg->power), det);
+  }
   if (rc) return rc;
   rc = sc_db_prepare(c->db, &st,
                      "SELECT capture_exchanges, capture_kernel_drops, capture_stream_gaps, capture_truncated,"

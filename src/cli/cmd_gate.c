@@ -57,20 +57,33 @@ const struct sc_cmd_desc cmd_gate_desc = {
               "--verdict verdict.json",
 };
 
+/* One row per criterion; the name and threshold columns are as wide as their
+ * longest entry (criteria from shadow.yaml may carry long readable names). */
 static void print_table(FILE *f, const struct sc_gate_result *g) {
-  fprintf(f, "%-28s %-12s %-34s %8s  %-12s %s\n", "CRITERION", "THRESHOLD", "MEASURED [INTERVAL]", "N",
+  int wn = (int)strlen("CRITERION"), wt = (int)strlen("THRESHOLD");
+  char(*thr)[48] = calloc(g->n ? g->n : 1, sizeof *thr);
+  if (!thr) return;
+  for (size_t i = 0; i < g->n; i++) {
+    const struct sc_gate_item *it = &g->items[i];
+    snprintf(thr[i], sizeof thr[i], "%s%s %g", it->use_abs ? "|x| " : "", it->op, it->effective);
+    int l = (int)strlen(it->name);
+    if (l > wn) wn = l > 60 ? 60 : l;
+    l = (int)strlen(thr[i]);
+    if (l > wt) wt = l;
+  }
+  fprintf(f, "%-*s  %-*s  %-34s %8s  %-14s %s\n", wn, "CRITERION", wt, "THRESHOLD", "MEASURED [INTERVAL]", "N",
           "RESULT", "REASON");
   for (size_t i = 0; i < g->n; i++) {
     const struct sc_gate_item *it = &g->items[i];
-    char thr[48], val[96];
-    snprintf(thr, sizeof thr, "%s%s %g", it->use_abs ? "|x| " : "", it->op, it->effective);
+    char val[96];
     if (!it->has_value) snprintf(val, sizeof val, "not measured");
     else if (!isnan(it->ci_lo) && !isnan(it->ci_hi))
       snprintf(val, sizeof val, "%.4g [%.4g, %.4g]", it->value, it->ci_lo, it->ci_hi);
     else snprintf(val, sizeof val, "%.4g", it->value);
-    fprintf(f, "%-28s %-12s %-34s %8lld  %-12s %s\n", it->name, thr, val, (long long)it->n,
+    fprintf(f, "%-*s  %-*s  %-34s %8lld  %-14s %s\n", wn, it->name, wt, thr[i], val, (long long)it->n,
             sc_gate_status_str(it->status), it->reason);
   }
+  free(thr);
 }
 
 static int write_json(const char *path, json_t *j, struct sc_error *err) {

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,11 @@ void sc_gate_judge(const struct sc_criterion *c, const struct sc_metric *m,
     return;
   }
   if (m && m->found && isnan(m->value) && strstr(m->detail, "not_applicable")) {
-    snprintf(o->reason, sizeof o->reason, "not applicable to this run: %s", m->detail);
+    /* detail is {"not_applicable": "why"}; show the why */
+    json_t *dj = json_loads(m->detail, 0, NULL);
+    const char *why = json_string_value(json_object_get(dj, "not_applicable"));
+    snprintf(o->reason, sizeof o->reason, "not applicable to this run: %s", why ? why : m->detail);
+    json_decref(dj);
     o->status = SC_GATE_NA;
     return;
   }

@@ -13,11 +13,16 @@
 #include "store/db.h"
 
 /* 1 when metrics rows exist for (run_id, step), 0 when none, <0 error. */
+/* 1 when the run (step) has an analysis made after the last labels import,
+ * 0 when it has none or labels were imported since (it is then redone). */
 static int have_metrics(sqlite3 *db, int64_t run_id, int step, struct sc_error *err) {
   sqlite3_stmt *st = NULL;
   int rc = sc_db_prepare(db, &st,
-                         "SELECT count(*) FROM metrics WHERE run_id = ?1 AND "
-                         "((?2 < 0 AND step IS NULL) OR step = ?2)",
+                         "SELECT count(*) > 0 AND NOT EXISTS (SELECT 1 FROM metrics WHERE run_id = ?1 AND "
+                         "((?2 < 0 AND step IS NULL) OR step = ?2) AND name = 'label_coverage' AND target = 'all' "
+                         "AND coalesce(json_extract(detail, '$.label_import'), 0) < "
+                         "(SELECT coalesce(max(id), 0) FROM label_imports)) "
+                         "FROM metrics WHERE run_id = ?1 AND ((?2 < 0 AND step IS NULL) OR step = ?2)",
                          err);
   if (rc) return rc;
   sqlite3_bind_int64(st, 1, run_id);

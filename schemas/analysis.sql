@@ -71,7 +71,9 @@
 --                        (path_stats.regression = 1)
 --   noisy_paths          [candidate] number of paths with noise_rate > 0
 --   labelled             [target] responses whose request key has a label
---   label_coverage       [all] share of exchanges whose request key has a label
+--   label_coverage       [all] share of exchanges whose request key has a label; detail
+--                        {"label_import": K}: the last label_imports.id the analysis saw
+--                        (gate and report redo an analysis older than the last import)
 --   fpr, tpr, precision, recall  [target] with Wilson intervals (needs labels);
 --                        fpr = FP / (FP + TN) over labelled negatives
 --   fpr_delta, tpr_delta [candidate] candidate - current (absolute), interval

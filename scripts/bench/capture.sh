@@ -9,6 +9,9 @@
 # and prints exchanges/s, ratios, peak RSS and whether every request tshark
 # finds was also found by shadowctl.
 # Usage: scripts/bench/capture.sh [BUILD_DIR] [MIN_EXCHANGES]
+# BENCH_KEEP=FILE keeps the generated capture; BENCH_PCAP=FILE skips the
+# generation (nginx, wrk, tcpdump) and times that capture instead, so runs
+# before and after a change read the same file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
@@ -23,6 +26,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$T"; }
 trap cleanup EXIT
 
+F=$T/bench.pcap
+if [ -n "${BENCH_PCAP:-}" ]; then
+  [ -r "$BENCH_PCAP" ] || { echo "bench: cannot read BENCH_PCAP '$BENCH_PCAP'" >&2; exit 2; }
+  F=$BENCH_PCAP
+  echo "capture file (BENCH_PCAP, not generated): $F, $(du -h "$F" | cut -f1)"
+else
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$T/nginx"
 cat > "$T/nginx.conf" <<NGX
@@ -48,7 +57,6 @@ NGX
 nginx -c "$T/nginx.conf" -p "$T/nginx" & pids+=($!)
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 
-F=$T/bench.pcap
 tcpdump -i lo -s 262144 -B 262144 -U -w "$F" "tcp port $port" 2>"$T/tcpdump.err" & tdpid=$!; pids+=($tdpid)
 sleep 1
 total=0
@@ -62,6 +70,8 @@ sleep 1
 kill -INT "$tdpid"; wait "$tdpid" 2>/dev/null || true
 echo "generated: $total requests sent by wrk; $(grep -h 'dropped by kernel' "$T/tcpdump.err" || true)"
 echo "capture file: $(du -h "$F" | cut -f1), $(capinfos -c -M "$F" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}') packets"
+if [ -n "${BENCH_KEEP:-}" ]; then cp "$F" "$BENCH_KEEP"; fi  # keep the capture for profiling
+fi
 
 # timed runs: "name seconds peakKiB"
 timeit() { # name cmd...
@@ -72,7 +82,6 @@ timeit() { # name cmd...
   e=$(date +%s.%N)
   echo "$name $(echo "$e - $s" | bc -l) $(tail -1 "$T/$name.rss")"
 }
-[ -n "${BENCH_KEEP:-}" ] && cp "$F" "$BENCH_KEEP"  # keep the capture for profiling
 cat "$F" > /dev/null  # warm the page cache
 r_tcpdump=$(timeit tcpdump tcpdump -r "$F" -w /dev/null)
 r_plain=$(timeit sc_plain "$sc" capture -r "$F" --no-compress -o "$T/plain.shdw")

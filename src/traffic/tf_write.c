@@ -160,7 +160,7 @@ static inline void put_be(uint8_t *p, uint64_t v, int n) {
   }
 }
 
-static void e_uint(struct enc *e, uint64_t v) {
+static inline void e_uint(struct enc *e, uint64_t v) {
   if (need(e, 9)) return;
   uint8_t *p = e->p + e->len;
   if (v < 128) {
@@ -185,7 +185,7 @@ static void e_uint(struct enc *e, uint64_t v) {
   }
 }
 
-static void e_int(struct enc *e, int64_t v) {
+static inline void e_int(struct enc *e, int64_t v) {
   if (v >= 0) {
     e_uint(e, (uint64_t)v);
     return;
@@ -202,7 +202,7 @@ static void e_int(struct enc *e, int64_t v) {
   }
 }
 
-static void e_container(struct enc *e, size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
+static inline void e_container(struct enc *e, size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
   if (need(e, 5)) return;
   uint8_t *p = e->p + e->len;
   if (n < 16) {
@@ -219,16 +219,16 @@ static void e_container(struct enc *e, size_t n, uint8_t fix, uint8_t b16, uint8
   }
 }
 
-static void e_map(struct enc *e, size_t n) { e_container(e, n, 0x80, 0xde, 0xdf); }
-static void e_array(struct enc *e, size_t n) { e_container(e, n, 0x90, 0xdc, 0xdd); }
+static inline void e_map(struct enc *e, size_t n) { e_container(e, n, 0x80, 0xde, 0xdf); }
+static inline void e_array(struct enc *e, size_t n) { e_container(e, n, 0x90, 0xdc, 0xdd); }
 
-static void e_nil(struct enc *e) {
+static inline void e_nil(struct enc *e) {
   if (need(e, 1)) return;
   e->p[e->len++] = 0xc0;
 }
 
 /* str (bin=0) or bin (bin=1) of n bytes. */
-static void e_bytes(struct enc *e, const void *s, size_t n, int bin) {
+static inline void e_bytes(struct enc *e, const void *s, size_t n, int bin) {
   if (need(e, n + 5)) return;
   uint8_t *p = e->p + e->len;
   size_t h;
@@ -252,15 +252,28 @@ static void e_bytes(struct enc *e, const void *s, size_t n, int bin) {
   e->len += h + n;
 }
 
-static void e_str(struct enc *e, const char *s, size_t n) {
+static inline void e_str(struct enc *e, const char *s, size_t n) {
   if (!s) e_nil(e);
   else e_bytes(e, s, n, 0);
 }
 
-static void e_cstr(struct enc *e, const char *s) { e_str(e, s, s ? strlen(s) : 0); }
+static inline void e_cstr(struct enc *e, const char *s) { e_str(e, s, s ? strlen(s) : 0); }
 
-/* Keys are literals: their length is known at compile time. */
-#define KEY(e, lit) e_bytes((e), (lit), sizeof(lit) - 1, 0)
+/* Keys are literals shorter than 32 bytes (a fixstr): with the length known
+ * at compile time the copy is a few moves, not a memcpy call. */
+static inline void e_key(struct enc *e, const char *s, size_t n) {
+  if (need(e, n + 1)) return;
+  uint8_t *p = e->p + e->len;
+  p[0] = (uint8_t)(0xa0 | n);
+  memcpy(p + 1, s, n);
+  e->len += n + 1;
+}
+
+#define KEY(e, lit)                                             \
+  do {                                                          \
+    _Static_assert(sizeof(lit) - 1 < 32, "key must be a fixstr"); \
+    e_key((e), (lit), sizeof(lit) - 1);                         \
+  } while (0)
 
 static void e_msg(struct enc *e, const struct sc_http_msg *m, int is_req) {
   e_map(e, 6);

@@ -14,7 +14,7 @@
 #include "store/db.h"
 #include "util/config.h"
 
-enum { OPT_DB = 1, OPT_RUN, OPT_OUT, OPT_FORMAT, OPT_CONFIG };
+enum { OPT_DB = 1, OPT_RUN, OPT_OUT, OPT_FORMAT, OPT_CONFIG, OPT_TEMPLATES };
 
 static const struct sc_opt opts[] = {
   {OPT_DB, "db", 0, SC_ARG_REQUIRED, "FILE", "Results database (default results.db)."},
@@ -24,6 +24,10 @@ static const struct sc_opt opts[] = {
    "html (default), json, junit or markdown; guessed from the -o extension when not given."},
   {OPT_CONFIG, "config", 'c', SC_ARG_REQUIRED, "FILE",
    "shadow.yaml whose acceptance criteria the verdict section shows (default: built-in criteria)."},
+  {OPT_TEMPLATES, "templates", 0, SC_ARG_REQUIRED, "DIR",
+   "Render the HTML from the templates in DIR (report.html.tmpl, style.css, criteria.html.tmpl, "
+   "examples.html.tmpl; a file missing there uses the built-in copy). Default: $SHADOWCTL_TEMPLATES, else the "
+   "templates built into the binary (the installed share/shadowctl/templates are copies to start from)."},
   {0, NULL, 0, SC_ARG_NONE, NULL, NULL},
 };
 
@@ -55,7 +59,8 @@ static int guess_format(const char *out) {
 
 int cmd_report(int argc, char **argv) {
   const struct sc_cmd_desc *d = &cmd_report_desc;
-  const char *db_path = "results.db", *run_spec = "latest", *out = "report.html", *config = NULL;
+  const char *db_path = "results.db", *run_spec = "latest", *out = "report.html", *config = NULL,
+             *templates = getenv("SHADOWCTL_TEMPLATES");
   int format = -1, ret = SC_EXIT_USAGE, cfg_ok = 0;
   struct sc_config cfg;
   sqlite3 *db = NULL;
@@ -80,6 +85,7 @@ int cmd_report(int argc, char **argv) {
     case OPT_RUN: run_spec = arg; break;
     case OPT_OUT: out = arg; break;
     case OPT_CONFIG: config = arg; break;
+    case OPT_TEMPLATES: templates = arg; break;
     case OPT_FORMAT:
       format = sc_report_format_parse(arg);
       if (format < 0) {
@@ -116,7 +122,10 @@ int cmd_report(int argc, char **argv) {
     if (!rc) {
       if (format == SC_REPORT_JSON) rc = sc_report_json(&r, &buf, &err);
       else if (format == SC_REPORT_MARKDOWN) rc = sc_report_markdown(&r, &buf, &err);
-      else rc = sc_report_html(&r, &buf, &err);
+      else {
+        r.template_dir = templates && templates[0] ? templates : NULL;
+        rc = sc_report_html(&r, &buf, &err);
+      }
     }
   }
   if (rc || sc_report_write_file(out, buf.p, buf.len, &err)) {

@@ -6,8 +6,11 @@
  */
 #include "report/report.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report/svg.h"
 #include "report/tmpl.h"
@@ -18,10 +21,70 @@ SC_EMBED_DECLARE(sc_embed_style_css);
 SC_EMBED_DECLARE(sc_embed_criteria_html_tmpl);
 SC_EMBED_DECLARE(sc_embed_examples_html_tmpl);
 
+/* The four template files, from --templates DIR when given, else compiled in. */
+enum { T_REPORT, T_STYLE, T_CRITERIA, T_EXAMPLES, T_COUNT };
+static const char *const tfile[T_COUNT] = {"report.html.tmpl", "style.css", "criteria.html.tmpl",
+                                           "examples.html.tmpl"};
+struct tset {
+  const char *text[T_COUNT];
+  char *owned[T_COUNT];
+  char name[T_COUNT][512]; /* as named in errors */
+};
+
+#define SC_TEMPLATE_MAX (4u << 20)
+
+static int load_templates(struct tset *t, const char *dir, struct sc_error *err) {
+  const char *embedded[T_COUNT] = {sc_embed_report_html_tmpl, sc_embed_style_css, sc_embed_criteria_html_tmpl,
+                                   sc_embed_examples_html_tmpl};
+  struct stat st;
+  if (dir && stat(dir, &st))
+    return sc_error_set(err, SC_ENOENT, "template directory '%s': %s", dir, strerror(errno));
+  if (dir && !S_ISDIR(st.st_mode))
+    return sc_error_set(err, SC_EINVAL, "template directory '%s': not a directory", dir);
+  for (int i = 0; i < T_COUNT; i++) {
+    t->text[i] = embedded[i];
+    snprintf(t->name[i], sizeof t->name[i], "%s", tfile[i]);
+    if (!dir) continue;
+    char path[512];
+    int w = snprintf(path, sizeof path, "%s/%s", dir, tfile[i]);
+    if (w < 0 || (size_t)w >= sizeof path) return sc_error_set(err, SC_EINVAL, "template directory name too long");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+      if (errno == ENOENT) continue; /* not overridden */
+      return sc_error_set(err, SC_EIO, "%s: %s", path, strerror(errno));
+    }
+    struct sc_buf b;
+    sc_buf_init(&b, SC_TEMPLATE_MAX);
+    char chunk[8192];
+    size_t n;
+    int rc = SC_OK;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = sc_buf_append(&b, chunk, n);
+    if (!rc && ferror(f)) rc = SC_EIO;
+    fclose(f);
+    if (!rc) rc = sc_buf_append(&b, "", 1);
+    if (rc) {
+      sc_buf_release(&b);
+      return sc_error_set(err, rc == SC_ETOOBIG ? SC_EINVAL : rc, "%s: %s", path,
+                          rc == SC_ETOOBIG ? "template larger than 4 MiB" : "cannot be read");
+    }
+    size_t len;
+    t->owned[i] = (char *)sc_buf_take(&b, &len);
+    if (!t->owned[i]) return sc_error_set(err, SC_ENOMEM, "out of memory");
+    if (strlen(t->owned[i]) != len - 1) return sc_error_set(err, SC_EINVAL, "%s: contains a NUL byte", path);
+    t->text[i] = t->owned[i];
+    snprintf(t->name[i], sizeof t->name[i], "%s", path);
+  }
+  return SC_OK;
+}
+
+static void free_templates(struct tset *t) {
+  for (int i = 0; i < T_COUNT; i++) free(t->owned[i]);
+}
+
 static const char *loader(void *ctx, const char *name) {
-  (void)ctx;
-  if (!strcmp(name, "criteria")) return sc_embed_criteria_html_tmpl;
-  if (!strcmp(name, "examples")) return sc_embed_examples_html_tmpl;
+  const struct tset *t = ctx;
+  if (!strcmp(name, "criteria")) return t->text[T_CRITERIA];
+  if (!strcmp(name, "examples")) return t->text[T_EXAMPLES];
   return NULL;
 }
 
@@ -35,13 +98,17 @@ int sc_report_html(const struct sc_report *r, struct sc_buf *out, struct sc_erro
   sc_buf_init(&css, 1u << 20);
   int rc = SC_OK;
   json_t *m = r->model;
+  struct tset ts;
+  memset(&ts, 0, sizeof ts);
+  rc = load_templates(&ts, r->template_dir, err);
+  if (rc) goto out;
 
-  /* CSS is ours, but it is still checked: it must not close the element. */
-  if (strstr(sc_embed_style_css, "</")) {
-    rc = sc_error_set(err, SC_EINTERNAL, "style.css must not contain '</'");
+  /* The CSS is inlined raw, so it must not close the element. */
+  if (strstr(ts.text[T_STYLE], "</")) {
+    rc = sc_error_set(err, SC_EINVAL, "%s must not contain '</'", ts.name[T_STYLE]);
     goto out;
   }
-  rc = sc_buf_puts(&css, sc_embed_style_css);
+  rc = sc_buf_puts(&css, ts.text[T_STYLE]);
   if (rc) goto oom;
 
   struct sc_svg_series series[3];
@@ -91,13 +158,14 @@ int sc_report_html(const struct sc_report *r, struct sc_buf *out, struct sc_erro
       {"score_hist", hist.p},
       {"step_chart", steps.p},
     };
-    struct sc_tmpl_env env = {loader, NULL, raw, sizeof raw / sizeof raw[0]};
-    rc = sc_tmpl_render(out, "report.html.tmpl", sc_embed_report_html_tmpl, m, &env, err);
+    struct sc_tmpl_env env = {loader, &ts, raw, sizeof raw / sizeof raw[0]};
+    rc = sc_tmpl_render(out, ts.name[T_REPORT], ts.text[T_REPORT], m, &env, err);
   }
   goto out;
 oom:
   rc = sc_error_set(err, rc, "cannot render charts: %s", sc_strerror(rc));
 out:
+  free_templates(&ts);
   sc_buf_release(&cdf);
   sc_buf_release(&hist);
   sc_buf_release(&steps);

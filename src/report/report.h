@@ -42,6 +42,11 @@ struct sc_report {
   size_t nlat[3];
   double *score_delta;       /* candidate - current scores (shadow pairs) */
   size_t nscore_delta;
+  /* HTML templates: NULL = the copies compiled into the binary; else a
+   * directory holding report.html.tmpl, style.css, criteria.html.tmpl and
+   * examples.html.tmpl (a file missing there falls back to the compiled
+   * copy). Set after sc_report_load. */
+  const char *template_dir;
 };
 
 void sc_report_init(struct sc_report *r);

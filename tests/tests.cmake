@@ -54,6 +54,20 @@ foreach(src ${SC_E2E_TESTS})
     ENVIRONMENT "SHADOWCTL=$<TARGET_FILE:shadowctl>;SC_SOURCE_DIR=${CMAKE_SOURCE_DIR};SC_BUILD_DIR=${CMAKE_BINARY_DIR};SC_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared;SC_SANITIZE=$<BOOL:${SC_SANITIZE}>")
 endforeach()
 
+# Fuzz targets in every build: run over their seeds and kept findings without
+# libFuzzer (tests/fuzz/replay_main.c), so regressions fail ctest, also under
+# ASan+UBSan.
+file(GLOB SC_FUZZ_REPLAY_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+foreach(src ${SC_FUZZ_REPLAY_SRCS})
+  get_filename_component(n ${src} NAME_WE)
+  string(REGEX REPLACE "^fuzz_" "" t ${n})
+  add_executable(fuzzreplay_${t} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
+  target_link_libraries(fuzzreplay_${t} PRIVATE ${SC_ALL_LIBS})
+  add_test(NAME fuzz_regress_${t} COMMAND fuzzreplay_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${t}
+    --prefix ${n}- ${CMAKE_SOURCE_DIR}/tests/fixtures/regress)
+  set_tests_properties(fuzz_regress_${t} PROPERTIES LABELS unit TIMEOUT 300)
+endforeach()
+
 if(SC_FUZZ)
   file(GLOB SC_FUZZ_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
   foreach(src ${SC_FUZZ_SRCS})

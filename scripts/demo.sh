@@ -35,7 +35,7 @@ fi
 if [ "${SC_NO_BUILD:-0}" != 1 ]; then
   say "building shadowctl"
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target shadowctl model_server txgen >/dev/null
 fi
 sc="$build/shadowctl"
 ms="$build/model_server"

@@ -71,8 +71,14 @@ void sc_status_line(const char *fmt, ...) {
     return;
   }
   if (plain_interval <= 0) return;
+  /* the first plain line comes one interval after the first update (a line
+   * of zeros at the start says nothing; short jobs print only their summary) */
   double now = sc_clock_mono_s();
-  if (last_plain != 0 && now - last_plain < plain_interval) return;
+  if (last_plain == 0) {
+    last_plain = now;
+    return;
+  }
+  if (now - last_plain < plain_interval) return;
   last_plain = now;
   fputs("shadowctl: ", stderr);
   va_start(ap, fmt);

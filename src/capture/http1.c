@@ -13,7 +13,9 @@
  *   DEAD (bytes ignored; the flow counts as non-HTTP if nothing was parsed)
  *
  * A connection picked up mid-stream starts in RESYNC. Invariants:
- *   1. Bytes are copied once, into the message under construction.
+ *   1. Body bytes are copied once, into the message under construction;
+ *      head bytes twice: into the parser's head buffer, then into the
+ *      message's arena (one allocation for all its strings).
  *   2. A head (request/status line + headers) is at most SC_MAX_HEADER_BYTES
  *      with at most SC_MAX_HEADERS lines, a body keeps at most max_body bytes
  *      (the rest is counted in body_wire_len and flagged).
@@ -32,25 +34,27 @@
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
 static void msg_free(struct sc_http_msg *m) {
-  free(m->method);
-  free(m->target);
-  free(m->reason);
-  for (size_t i = 0; i < m->n_headers; i++) {
-    free(m->headers[i].name);
-    free(m->headers[i].value);
+  if (m->arena) {
+    free(m->arena);
+  } else {
+    free(m->method);
+    free(m->target);
+    free(m->reason);
+    for (size_t i = 0; i < m->n_headers; i++) {
+      free(m->headers[i].name);
+      free(m->headers[i].value);
+    }
+    free(m->headers);
   }
-  free(m->headers);
   free(m->body);
   memset(m, 0, sizeof *m);
 }
 
 static void msg_reset(struct sc_http1 *h) {
   msg_free(&h->m);
-  h->hdr_cap = 0;
-  sc_buf_reset(&h->url);
-  sc_buf_reset(&h->reason);
-  sc_buf_reset(&h->hname);
-  sc_buf_reset(&h->hvalue);
+  sc_buf_reset(&h->head);
+  h->n_hdrs = 0;
+  h->start_done = h->in_name = h->in_value = 0;
   sc_buf_release(&h->body);
   h->in_msg = h->in_body = h->hdr_done = h->last_was_value = 0;
   h->head_bytes = 0;
@@ -59,37 +63,56 @@ static void msg_reset(struct sc_http1 *h) {
 
 static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
 
-static int head_add(struct sc_http1 *h, struct sc_buf *b, const char *at, size_t n) {
+/* Appends head bytes (the NULs between strings do not count against
+ * SC_MAX_HEADER_BYTES; head.max leaves room for them). */
+static int head_add(struct sc_http1 *h, const char *at, size_t n) {
   h->head_bytes += n;
   if (h->head_bytes > SC_MAX_HEADER_BYTES) return 1;
-  int rc = sc_buf_append(b, at, n);
+  int rc = sc_buf_append(&h->head, at, n);
   if (rc == SC_ENOMEM) oom_flag = 1;
   return rc ? 1 : 0;
 }
 
+/* Ends the string at the end of head with its NUL. */
+static int head_nul(struct sc_http1 *h) {
+  int rc = sc_buf_append(&h->head, "", 1);
+  if (rc == SC_ENOMEM) oom_flag = 1;
+  return rc ? 1 : 0;
+}
+
+/* Ends the request-target / reason phrase (head starts with it). */
+static int start_end(struct sc_http1 *h) {
+  if (h->start_done) return 0;
+  h->start_done = 1;
+  return head_nul(h);
+}
+
+/* Starts a header name at the end of head unless one is in progress. */
+static int name_begin(struct sc_http1 *h) {
+  if (h->in_name) return 0;
+  if (start_end(h)) return 1;
+  h->in_name = 1;
+  h->cur.name_off = h->head.len;
+  return 0;
+}
+
 static int push_header(struct sc_http1 *h) {
-  struct sc_http_msg *m = &h->m;
-  if (m->n_headers >= SC_MAX_HEADERS) return 1;
-  if (m->n_headers == h->hdr_cap) {
-    size_t nc = h->hdr_cap ? h->hdr_cap * 2 : 16;
-    struct sc_hdr *nh = realloc(m->headers, nc * sizeof *nh);
+  if (h->n_hdrs >= SC_MAX_HEADERS) return 1;
+  if (h->n_hdrs == h->hdrs_cap) {
+    size_t nc = h->hdrs_cap ? h->hdrs_cap * 2 : 16;
+    struct sc_h1_hdr *nh = realloc(h->hdrs, nc * sizeof *nh);
     if (!nh) {
       oom_flag = 1;
       return 1;
     }
-    m->headers = nh;
-    h->hdr_cap = nc;
+    h->hdrs = nh;
+    h->hdrs_cap = nc;
   }
-  struct sc_hdr *x = &m->headers[m->n_headers];
-  x->name = sc_buf_take(&h->hname, &x->name_len);
-  x->value = sc_buf_take(&h->hvalue, &x->value_len);
-  if (!x->name || !x->value) {
-    free(x->name);
-    free(x->value);
-    oom_flag = 1;
-    return 1;
-  }
-  m->n_headers++;
+  if (!h->in_value) return 1; /* not reached: a value callback came first */
+  h->cur.value_len = h->head.len - h->cur.value_off;
+  if (head_nul(h)) return 1;
+  h->hdrs[h->n_hdrs++] = h->cur;
+  h->in_name = h->in_value = 0;
   h->last_was_value = 0;
   return 0;
 }
@@ -104,26 +127,41 @@ static int cb_begin(http_parser *p) {
   return 0;
 }
 
-static int cb_url(http_parser *p, const char *at, size_t n) { return head_add(H(p), &H(p)->url, at, n); }
-static int cb_status(http_parser *p, const char *at, size_t n) {
-  return head_add(H(p), &H(p)->reason, at, n);
+/* The request-target (requests) or reason phrase (responses): always
+ * before the first header, so at the start of head. */
+static int cb_start(http_parser *p, const char *at, size_t n) {
+  struct sc_http1 *h = H(p);
+  if (h->start_done) { /* not reached with http-parser: counted, not kept */
+    h->head_bytes += n;
+    return h->head_bytes > SC_MAX_HEADER_BYTES;
+  }
+  return head_add(h, at, n);
 }
 
 static int cb_hfield(http_parser *p, const char *at, size_t n) {
   struct sc_http1 *h = H(p);
   if (h->last_was_value && push_header(h)) return 1;
-  return head_add(h, &h->hname, at, n);
+  if (name_begin(h)) return 1;
+  return head_add(h, at, n);
 }
 
 static int cb_hvalue(http_parser *p, const char *at, size_t n) {
   struct sc_http1 *h = H(p);
   h->last_was_value = 1;
-  return head_add(h, &h->hvalue, at, n);
+  if (!h->in_value) { /* the name ends here */
+    if (name_begin(h)) return 1;
+    h->cur.name_len = h->head.len - h->cur.name_off;
+    if (head_nul(h)) return 1;
+    h->in_value = 1;
+    h->cur.value_off = h->head.len;
+  }
+  return head_add(h, at, n);
 }
 
 static int cb_headers_complete(http_parser *p) {
   struct sc_http1 *h = H(p);
   if (h->last_was_value && push_header(h)) return -1;
+  if (start_end(h)) return -1;
   h->hdr_done = 1;
   h->in_body = 1;
   if (p->flags & F_CHUNKED) h->flags |= SC_H1_CHUNKED;
@@ -165,15 +203,34 @@ static int cb_complete(http_parser *p) {
   if (!h->hdr_done) return 1;
   m->version_major = (uint8_t)p->http_major;
   m->version_minor = (uint8_t)p->http_minor;
+  /* One arena: headers[], then head's strings (target or reason first), then
+   * the method name. Bytes of a trailer still in progress are copied too
+   * (never pointed at). */
+  const char *meth = h->is_request ? http_method_str((enum http_method)p->method) : NULL;
+  size_t mlen = meth ? strlen(meth) + 1 : 0;
+  size_t hsz = h->n_hdrs * sizeof(struct sc_hdr);
+  char *a = malloc(hsz + h->head.len + mlen);
+  if (!a) goto oom;
+  struct sc_hdr *hs = (struct sc_hdr *)(void *)a;
+  char *str = a + hsz;
+  memcpy(str, h->head.p, h->head.len);
+  for (size_t i = 0; i < h->n_hdrs; i++) {
+    const struct sc_h1_hdr *o = &h->hdrs[i];
+    hs[i].name = str + o->name_off;
+    hs[i].name_len = o->name_len;
+    hs[i].value = str + o->value_off;
+    hs[i].value_len = o->value_len;
+  }
+  m->arena = a;
+  m->headers = h->n_hdrs ? hs : NULL;
+  m->n_headers = h->n_hdrs;
   if (h->is_request) {
-    const char *meth = http_method_str((enum http_method)p->method);
-    m->method = sc_memdup0(meth, strlen(meth));
-    m->target = sc_buf_take(&h->url, NULL);
-    if (!m->method || !m->target) goto oom;
+    memcpy(str + h->head.len, meth, mlen);
+    m->method = str + h->head.len;
+    m->target = str;
   } else {
     m->status = (int)p->status_code;
-    m->reason = sc_buf_take(&h->reason, NULL);
-    if (!m->reason) goto oom;
+    m->reason = str;
   }
   if (h->body.len) {
     m->body = (uint8_t *)sc_buf_take(&h->body, &m->body_len);
@@ -184,7 +241,6 @@ static int cb_complete(http_parser *p) {
   h->ever_parsed = 1;
   struct sc_http_msg out = *m;
   memset(m, 0, sizeof *m);
-  h->hdr_cap = 0;
   unsigned flags = h->flags;
   uint64_t t_first = h->t_first;
   msg_reset(h);
@@ -198,8 +254,8 @@ oom:
 
 static const http_parser_settings settings = {
   .on_message_begin = cb_begin,
-  .on_url = cb_url,
-  .on_status = cb_status,
+  .on_url = cb_start,
+  .on_status = cb_start,
   .on_header_field = cb_hfield,
   .on_header_value = cb_hvalue,
   .on_headers_complete = cb_headers_complete,
@@ -224,10 +280,9 @@ void sc_http1_init(struct sc_http1 *h, int is_request, size_t max_body,
   h->is_request = is_request;
   h->max_body = max_body;
   if (cbs) h->cbs = *cbs;
-  sc_buf_init(&h->url, SC_MAX_HEADER_BYTES);
-  sc_buf_init(&h->reason, SC_MAX_HEADER_BYTES);
-  sc_buf_init(&h->hname, SC_MAX_HEADER_BYTES);
-  sc_buf_init(&h->hvalue, SC_MAX_HEADER_BYTES);
+  /* room for the NULs: one after the target/reason, two per header line
+   * (SC_MAX_HEADERS kept plus one in progress) */
+  sc_buf_init(&h->head, SC_MAX_HEADER_BYTES + 2 * SC_MAX_HEADERS + 3);
   sc_buf_init(&h->body, max_body);
   sc_buf_init(&h->carry, 2 * CARRY_MAX);
   parser_reset(h);
@@ -238,10 +293,10 @@ void sc_http1_init(struct sc_http1 *h, int is_request, size_t max_body,
 
 void sc_http1_release(struct sc_http1 *h) {
   msg_reset(h);
-  sc_buf_release(&h->url);
-  sc_buf_release(&h->reason);
-  sc_buf_release(&h->hname);
-  sc_buf_release(&h->hvalue);
+  sc_buf_release(&h->head);
+  free(h->hdrs);
+  h->hdrs = NULL;
+  h->n_hdrs = h->hdrs_cap = 0;
   sc_buf_release(&h->body);
   sc_buf_release(&h->carry);
 }

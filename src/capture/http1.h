@@ -4,9 +4,9 @@
  * Reference: RFC 9112 (message syntax and framing), RFC 9110 section 15
  * (1xx interim, 204, 304 without content).
  *
- * The parser allocates only what a message keeps (method, target, reason,
- * headers, body up to max_body), copying each captured byte once into the
- * struct sc_http_msg it hands over. Streams picked up mid-connection, or
+ * The parser allocates only what a message keeps: one arena for method,
+ * target, reason and headers, and the body up to max_body (copied once, its
+ * announced length reserved up front). Streams picked up mid-connection, or
  * after a parse error or a gap, are resynchronised at the next line that
  * starts like a request line ("GET /x HTTP/1.1") or a status line
  * ("HTTP/1.1 200").
@@ -30,6 +30,11 @@
 #define SC_H1_CLOSE_DELIM 0x10u /* body ended by the end of the stream */
 
 struct sc_http1;
+
+/* A header line of the message being parsed: offsets into sc_http1.head. */
+struct sc_h1_hdr {
+  size_t name_off, name_len, value_off, value_len;
+};
 
 struct sc_http1_cbs {
   void *ud;
@@ -58,8 +63,15 @@ struct sc_http1 {
   /* message under construction */
   int in_msg, in_body, hdr_done, last_was_value;
   struct sc_http_msg m;
-  size_t hdr_cap;
-  struct sc_buf url, reason, hname, hvalue, body;
+  /* The head's strings, each NUL-terminated, in one buffer kept across
+   * messages: the request-target (or reason phrase) first, then header names
+   * and values, located by hdrs[]. They become the message's arena (one
+   * allocation) when it completes. */
+  struct sc_buf head;
+  int start_done, in_name, in_value;
+  struct sc_h1_hdr *hdrs, cur;
+  size_t n_hdrs, hdrs_cap;
+  struct sc_buf body;
   struct sc_buf carry;    /* RESYNC: partial line kept across chunks */
   size_t head_bytes;
   uint64_t t_first;

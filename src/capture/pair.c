@@ -44,14 +44,18 @@ struct sc_pair {
 };
 
 static void msg_release(struct sc_http_msg *m) {
-  free(m->method);
-  free(m->target);
-  free(m->reason);
-  for (size_t i = 0; i < m->n_headers; i++) {
-    free(m->headers[i].name);
-    free(m->headers[i].value);
+  if (m->arena) {
+    free(m->arena);
+  } else {
+    free(m->method);
+    free(m->target);
+    free(m->reason);
+    for (size_t i = 0; i < m->n_headers; i++) {
+      free(m->headers[i].name);
+      free(m->headers[i].value);
+    }
+    free(m->headers);
   }
-  free(m->headers);
   free(m->body);
   memset(m, 0, sizeof *m);
 }

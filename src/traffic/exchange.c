@@ -8,16 +8,22 @@
 #include <strings.h>
 
 #include "traffic/exchange.h"
+#include "util/buf.h"
+#include "util/err.h"
 
 static void msg_release(struct sc_http_msg *m) {
-  free(m->method);
-  free(m->target);
-  free(m->reason);
-  for (size_t i = 0; i < m->n_headers; i++) {
-    free(m->headers[i].name);
-    free(m->headers[i].value);
+  if (m->arena) {
+    free(m->arena);
+  } else {
+    free(m->method);
+    free(m->target);
+    free(m->reason);
+    for (size_t i = 0; i < m->n_headers; i++) {
+      free(m->headers[i].name);
+      free(m->headers[i].value);
+    }
+    free(m->headers);
   }
-  free(m->headers);
   free(m->body);
 }
 
@@ -26,6 +32,43 @@ void sc_exchange_release(struct sc_exchange *x) {
   msg_release(&x->req);
   msg_release(&x->resp);
   memset(x, 0, sizeof *x);
+}
+
+static char *dup_or_null(const char *s) { return s ? sc_memdup0(s, strlen(s)) : NULL; }
+
+int sc_http_msg_unshare(struct sc_http_msg *m) {
+  if (!m->arena) return 0;
+  struct sc_hdr *hs = m->n_headers ? calloc(m->n_headers, sizeof *hs) : NULL;
+  char *method = dup_or_null(m->method), *target = dup_or_null(m->target), *reason = dup_or_null(m->reason);
+  int oom = (m->n_headers && !hs) || (m->method && !method) || (m->target && !target) || (m->reason && !reason);
+  for (size_t i = 0; !oom && i < m->n_headers; i++) {
+    const struct sc_hdr *o = &m->headers[i];
+    hs[i].name_len = o->name_len;
+    hs[i].value_len = o->value_len;
+    hs[i].name = o->name ? sc_memdup0(o->name, o->name_len) : NULL;
+    hs[i].value = o->value ? sc_memdup0(o->value, o->value_len) : NULL;
+    if ((o->name && !hs[i].name) || (o->value && !hs[i].value)) oom = 1;
+  }
+  if (oom) {
+    for (size_t i = 0; hs && i < m->n_headers; i++) {
+      free(hs[i].name);
+      free(hs[i].value);
+    }
+    free(hs);
+    free(method);
+    free(target);
+    free(reason);
+    return SC_ENOMEM;
+  }
+  for (size_t i = 0; i < m->n_headers; i++)
+    if (m->headers[i].value) memset(m->headers[i].value, 0, m->headers[i].value_len);
+  free(m->arena);
+  m->arena = NULL;
+  m->headers = hs;
+  m->method = method;
+  m->target = target;
+  m->reason = reason;
+  return 0;
 }
 
 const struct sc_hdr *sc_http_msg_header(const struct sc_http_msg *m, const char *name) {

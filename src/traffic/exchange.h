@@ -3,9 +3,11 @@
  * recorded HTTP/1.1 request with its recorded response, from one TCP
  * connection, with timestamps. Layout on disk: schemas/traffic.md.
  *
- * Ownership: every pointer inside an sc_exchange is owned by it (heap, one
- * allocation each, NUL-terminated for convenience even for bodies) and freed
- * by sc_exchange_release(). A zeroed struct is a valid empty exchange.
+ * Ownership: every pointer inside an sc_exchange is owned by it (heap,
+ * NUL-terminated for convenience even for bodies) and freed by
+ * sc_exchange_release(). Each is its own allocation, except in a message
+ * whose `arena` is set (see struct sc_http_msg). A zeroed struct is a valid
+ * empty exchange.
  * Capture builds exchanges (copying captured bytes exactly once), the traffic
  * writer serialises them, the reader fills them, replay consumes them.
  */
@@ -39,6 +41,12 @@ struct sc_http_msg {
                             encoding kept as sent), at most --max-body bytes */
   size_t body_len;
   uint64_t body_wire_len;/* full body length seen (>= body_len when truncated) */
+  /* NULL: every pointer above is its own allocation. Otherwise one heap block
+   * holding headers[] and the bytes of method, target, reason and every header
+   * name and value, freed as a whole (capture builds messages this way: one
+   * allocation instead of one per string). body is always its own. Call
+   * sc_http_msg_unshare() before replacing or freeing any of those pointers. */
+  void *arena;
 };
 
 enum sc_exchange_flag {
@@ -77,6 +85,12 @@ struct sc_exchange {
 
 /* Frees everything x holds and zeroes it. */
 void sc_exchange_release(struct sc_exchange *x);
+
+/* Gives method, target, reason, headers[] and each header name and value
+ * their own allocation when they live in m->arena (then zeroed and freed, so
+ * no copy of a header value is left in freed memory); no-op otherwise.
+ * Returns 0, or SC_ENOMEM with m unchanged. */
+int sc_http_msg_unshare(struct sc_http_msg *m);
 
 /* Case-insensitive header lookup; returns the first match or NULL. */
 const struct sc_hdr *sc_http_msg_header(const struct sc_http_msg *m, const char *name);

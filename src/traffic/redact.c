@@ -361,6 +361,7 @@ static int redact_body(const struct sc_redact_cfg *cfg, struct sc_http_msg *m, i
   m->body_len = n;
   if (m->body_wire_len == old_len) m->body_wire_len = n;
   /* Keep Content-Length consistent with the body a replay will send. */
+  if (sc_http_msg_unshare(m)) return SC_ENOMEM;
   for (size_t k = 0; k < m->n_headers; k++) {
     struct sc_hdr *h = &m->headers[k];
     if (h->name_len == 14 && !strncasecmp(h->name, "Content-Length", 14)) {
@@ -386,6 +387,8 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
         if (h->value && h->value_len == sizeof SC_REDACTED_MARKER - 1 &&
             !memcmp(h->value, SC_REDACTED_MARKER, h->value_len))
           break;
+        if (sc_http_msg_unshare(m)) return SC_ENOMEM;
+        h = &m->headers[i];
         char *v = sc_memdup0(SC_REDACTED_MARKER, sizeof SC_REDACTED_MARKER - 1);
         if (!v) return SC_ENOMEM;
         if (h->value) memset(h->value, 0, h->value_len); /* do not leave the secret in freed memory */

@@ -115,6 +115,56 @@ Test(http1, every_prefix_never_overreads) {
   }
 }
 
+/* Method, target or status and reason, then every header as recorded, one
+ * line per message. */
+static void on_dump(void *ud, struct sc_http1 *h, struct sc_http_msg *m, uint64_t t0, uint64_t t1,
+                    unsigned flags) {
+  char *d = ud;
+  size_t n = strlen(d);
+  (void)h; (void)t0; (void)t1; (void)flags;
+  if (m->method) n += (size_t)snprintf(d + n, 1024 - n, "%s %s", m->method, m->target);
+  else n += (size_t)snprintf(d + n, 1024 - n, "%d [%s]", m->status, m->reason);
+  for (size_t i = 0; i < m->n_headers; i++) {
+    const struct sc_hdr *x = &m->headers[i];
+    cr_assert_eq(strlen(x->name), x->name_len, "names are NUL-terminated");
+    cr_assert_eq(strlen(x->value), x->value_len, "values are NUL-terminated");
+    n += (size_t)snprintf(d + n, 1024 - n, " <%s>=<%s>", x->name, x->value);
+  }
+  snprintf(d + n, 1024 - n, " body=%zu\n", m->body_len);
+  struct sc_exchange x = {0};
+  x.req = *m;
+  sc_exchange_release(&x);
+}
+
+Test(http1, head_fields_every_split) {
+  static const struct {
+    int is_request;
+    const char *in, *want;
+  } hc[] = {
+    {1, "POST /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nx-MiXed:  v1 v2 \r\nContent-Length: 2\r\n\r\nok"
+        "GET /2 HTTP/1.1\r\n\r\n",
+     "POST /a?b=1 <Host>=<x> <X-Empty>=<> <x-MiXed>=<v1 v2 > <Content-Length>=<2> body=2\n"
+     "GET /2 body=0\n"},
+    {0, "HTTP/1.1 200 OK\r\nA: 1\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 \r\nB: 2\r\n\r\n",
+     "200 [OK] <A>=<1> <Content-Length>=<0> body=0\n204 [] <B>=<2> body=0\n"},
+    {1, "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nT1: a\r\nT2: b\r\nT3: c\r\n\r\n",
+     "POST /t <Transfer-Encoding>=<chunked> <T1>=<a> <T2>=<b> body=1\n"},
+  };
+  for (size_t k = 0; k < sizeof hc / sizeof hc[0]; k++) {
+    size_t n = strlen(hc[k].in);
+    for (size_t split = 0; split <= n; split++) {
+      char d[1024] = "";
+      struct sc_http1_cbs cbs = {d, on_dump, NULL};
+      struct sc_http1 h;
+      sc_http1_init(&h, hc[k].is_request, 1 << 20, &cbs, 0);
+      cr_assert_eq(sc_http1_feed(&h, at_guard(hc[k].in, split), split, 1), 0);
+      cr_assert_eq(sc_http1_feed(&h, at_guard(hc[k].in + split, n - split), n - split, 2), 0);
+      sc_http1_release(&h);
+      cr_expect_str_eq(d, hc[k].want, "case %zu split %zu", k, split);
+    }
+  }
+}
+
 Test(http1, resync_after_error_targets) {
   struct got g = {0};
   struct sc_http1_cbs cbs = {&g, on_msg, NULL};

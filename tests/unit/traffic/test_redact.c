@@ -71,6 +71,78 @@ Test(redact, default_headers_case_insensitive) {
   sc_redact_cfg_release(&cfg);
 }
 
+/* Moves m's strings into one arena block, as capture builds messages. */
+static void to_arena(struct sc_http_msg *m) {
+  size_t hsz = m->n_headers * sizeof(struct sc_hdr), n = hsz;
+  const char *s[3] = {m->method, m->target, m->reason};
+  for (int i = 0; i < 3; i++) n += s[i] ? strlen(s[i]) + 1 : 0;
+  for (size_t i = 0; i < m->n_headers; i++) n += m->headers[i].name_len + m->headers[i].value_len + 2;
+  char *a = malloc(n), *p = a + hsz;
+  struct sc_hdr *hs = (struct sc_hdr *)(void *)a;
+  char **d[3] = {&m->method, &m->target, &m->reason};
+  for (int i = 0; i < 3; i++) {
+    if (!s[i]) continue;
+    size_t k = strlen(s[i]) + 1;
+    memcpy(p, s[i], k);
+    free(*d[i]);
+    *d[i] = p;
+    p += k;
+  }
+  for (size_t i = 0; i < m->n_headers; i++) {
+    struct sc_hdr *h = &m->headers[i];
+    hs[i] = *h;
+    memcpy(p, h->name, h->name_len + 1);
+    hs[i].name = p;
+    p += h->name_len + 1;
+    memcpy(p, h->value, h->value_len + 1);
+    hs[i].value = p;
+    p += h->value_len + 1;
+    free(h->name);
+    free(h->value);
+  }
+  free(m->headers);
+  m->headers = m->n_headers ? hs : NULL;
+  m->arena = a;
+}
+
+Test(redact, arena_messages) {
+  struct sc_error err;
+  struct sc_redact_cfg cfg;
+  cr_assert_eq(sc_redact_cfg_init(&cfg, &err), 0);
+  cr_assert_eq(sc_redact_cfg_add_json_path(&cfg, "$.card.number", &err), 0);
+  struct sc_exchange x;
+  secrets_exchange(&x);
+  to_arena(&x.req);
+  to_arena(&x.resp);
+  cr_assert_eq(sc_redact_exchange(&cfg, &x, &err), 0);
+  cr_assert_null(x.req.arena, "a redacted message no longer uses its arena");
+  cr_assert_str_eq(x.req.method, "POST");
+  cr_assert_str_eq(x.req.target, "/v1/score");
+  cr_assert_str_eq(hval(&x.req, "Authorization"), "[REDACTED]");
+  cr_assert_str_eq(hval(&x.req, "X-Trace"), "keep-me");
+  cr_assert_str_eq(hval(&x.req, "Content-Length"), "42");
+  cr_assert_str_eq((char *)x.req.body, "{\"card\":{\"number\":\"[REDACTED]\",\"cvv\":123}}");
+  cr_assert_str_eq(hval(&x.resp, "Set-Cookie"), "[REDACTED]");
+  sc_exchange_release(&x);
+
+  /* Nothing to redact: the arena is kept. */
+  sc_redact_cfg_keep_header(&cfg, "Authorization");
+  sc_redact_cfg_keep_header(&cfg, "Proxy-Authorization");
+  sc_redact_cfg_keep_header(&cfg, "Cookie");
+  sc_redact_cfg_keep_header(&cfg, "X-Api-Key");
+  secrets_exchange(&x);
+  free(x.req.body);
+  x.req.body = NULL;
+  x.req.body_len = 0;
+  to_arena(&x.req);
+  cr_assert_eq(sc_redact_exchange(&cfg, &x, &err), 0);
+  cr_assert_not_null(x.req.arena);
+  cr_assert_str_eq(hval(&x.req, "Authorization"), "Bearer SECRET-AUTH-1");
+  cr_assert_str_eq(x.req.target, "/v1/score");
+  sc_exchange_release(&x);
+  sc_redact_cfg_release(&cfg);
+}
+
 Test(redact, keep_and_add_headers) {
   struct sc_error err;
   struct sc_redact_cfg cfg;

@@ -119,11 +119,33 @@ static int write_exchange(void *ud, struct sc_exchange *x, struct sc_error *err)
   return rc;
 }
 
+struct progress_ctx {
+  double t0;       /* monotonic start */
+  double size;     /* -r regular file: its size in bytes, else 0 */
+  double duration; /* --duration, 0 none */
+};
+
+/* The live line: counts, exchanges/s so far, and for a file or a --duration
+ * how far along it is with an ETA. A file's position is estimated from the
+ * bytes of the packets read plus their 16-byte record headers (pcap; pcapng
+ * blocks are a little larger, so the estimate runs slightly behind). */
 static void progress(void *ud, const struct sc_capture_stats *st) {
-  (void)ud;
-  sc_status_line("capture: %llu packets, %llu connections, %llu exchanges, %llu drops",
+  const struct progress_ctx *pc = ud;
+  double el = sc_clock_mono_s() - pc->t0;
+  double rate = el > 0 ? (double)st->tf.exchanges / el : 0;
+  double frac = -1;
+  if (pc->size > 0) frac = ((double)st->tf.bytes + 16.0 * (double)st->tf.packets) / pc->size;
+  else if (pc->duration > 0) frac = el / pc->duration;
+  char eta[48] = "";
+  if (frac > 0.001) {
+    if (frac > 0.999) frac = 0.999;
+    char d[24];
+    sc_fmt_duration(el / frac - el, d, sizeof d);
+    snprintf(eta, sizeof eta, " | %.0f%% ETA %s", frac * 100, d);
+  }
+  sc_status_line("capture: %llu packets, %llu connections, %llu exchanges (%.0f/s), %llu drops%s",
                  (unsigned long long)st->tf.packets, (unsigned long long)st->tf.connections,
-                 (unsigned long long)st->tf.exchanges, (unsigned long long)st->tf.kernel_drops);
+                 (unsigned long long)st->tf.exchanges, rate, (unsigned long long)st->tf.kernel_drops, eta);
 }
 
 #define STATS_FIELDS(X)                                                                         \
@@ -294,8 +316,12 @@ int cmd_capture(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   cfg.stop = &g_stop;
+  struct progress_ctx pctx = {sc_clock_mono_s(), 0, cfg.duration_s};
+  struct stat fst;
+  if (cfg.file && strcmp(cfg.file, "-") && !stat(cfg.file, &fst) && S_ISREG(fst.st_mode)) pctx.size = (double)fst.st_size;
   if (sc_status_is_tty() || cfg.iface) {
     cfg.progress = progress;
+    cfg.progress_ud = &pctx;
     sc_status_set_plain_interval(cfg.iface ? 10 : 0);
   }
 

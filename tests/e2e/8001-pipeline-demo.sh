@@ -19,6 +19,9 @@ expect_status 0 $st "demo.sh"
 
 grep -q "v2-rc1 (bad):  gate exit 1" "$T/demo.log" || fail "bad candidate did not breach the gate"
 grep -q "v2-rc2 (good): gate exit 0" "$T/demo.log" || fail "good candidate did not pass the gate"
+# the bad model as a 5% canary: caught (1) or, with few candidate answers, inconclusive (3); never a pass
+grep -qE "v2-rc1 at 5% canary: gate exit [13] " "$T/demo.log" || fail "5% canary of the bad candidate: $(grep 'at 5% canary' "$T/demo.log")"
+[ -s "$out/report-canary-v2-rc1.html" ] || fail "no canary report"
 
 # Reports exist, are self-contained and carry the verdicts.
 for f in report-v2-rc1.html report-v2-rc2.html summary-v2-rc1.md summary-v2-rc2.md verdict-v2-rc1.json verdict-v2-rc2.json; do

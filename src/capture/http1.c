@@ -63,19 +63,37 @@ static void msg_reset(struct sc_http1 *h) {
 
 static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
 
+/* sc_buf_append without the call when the bytes fit (callbacks append a
+ * few bytes at a time; cap <= max + 1, so fitting also respects max). */
+static inline int buf_put(struct sc_buf *b, const void *p, size_t n) {
+  if (n < b->cap - b->len) {
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+  }
+  return sc_buf_append(b, p, n);
+}
+
 /* Appends head bytes (the NULs between strings do not count against
  * SC_MAX_HEADER_BYTES; head.max leaves room for them). */
 static int head_add(struct sc_http1 *h, const char *at, size_t n) {
   h->head_bytes += n;
   if (h->head_bytes > SC_MAX_HEADER_BYTES) return 1;
-  int rc = sc_buf_append(&h->head, at, n);
+  int rc = buf_put(&h->head, at, n);
   if (rc == SC_ENOMEM) oom_flag = 1;
   return rc ? 1 : 0;
 }
 
-/* Ends the string at the end of head with its NUL. */
+/* Ends the string at the end of head with its NUL (already there: the
+ * buffer keeps one after its bytes). */
 static int head_nul(struct sc_http1 *h) {
-  int rc = sc_buf_append(&h->head, "", 1);
+  struct sc_buf *b = &h->head;
+  if (b->cap - b->len > 1) {
+    b->p[++b->len] = '\0';
+    return 0;
+  }
+  int rc = sc_buf_append(b, "", 1);
   if (rc == SC_ENOMEM) oom_flag = 1;
   return rc ? 1 : 0;
 }
@@ -189,7 +207,7 @@ static int cb_body(http_parser *p, const char *at, size_t n) {
   h->m.body_wire_len += n;
   size_t room = h->max_body - h->body.len;
   size_t take = n < room ? n : room;
-  if (take && sc_buf_append(&h->body, at, take)) {
+  if (take && buf_put(&h->body, at, take)) {
     oom_flag = 1;
     return 1;
   }

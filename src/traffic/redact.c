@@ -381,9 +381,13 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
   int changed = 0;
   for (size_t i = 0; i < m->n_headers; i++) {
     struct sc_hdr *h = &m->headers[i];
+    if (!h->name || !h->name_len) continue; /* names are never empty in cfg */
     for (size_t j = 0; j < cfg->n_headers; j++) {
+      /* first byte compared ASCII-case-folded before the full comparison:
+       * most names differ there */
+      if ((h->name[0] | 0x20) != (cfg->headers[j][0] | 0x20)) continue;
       size_t n = strlen(cfg->headers[j]);
-      if (h->name && h->name_len == n && !strncasecmp(h->name, cfg->headers[j], n)) {
+      if (h->name_len == n && !strncasecmp(h->name, cfg->headers[j], n)) {
         if (h->value && h->value_len == sizeof SC_REDACTED_MARKER - 1 &&
             !memcmp(h->value, SC_REDACTED_MARKER, h->value_len))
           break;

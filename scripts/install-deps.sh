@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang
   libpcap-dev libuv1-dev libmsgpack-dev libsqlite3-dev libcriterion-dev
-  libhttp-parser-dev libjansson-dev libzstd-dev libxxhash-dev libyaml-dev zlib1g-dev
+  libhttp-parser-dev libjansson-dev libzstd-dev libxxhash-dev libyaml-dev zlib1g-dev libdeflate-dev
   sqlite3 curl tcpdump tshark wrk nginx-light libxml2-utils valgrind iproute2 procps man-db
 )
 if [ "${SC_WITH_BROWSER:-0}" = 1 ]; then PKGS+=(chromium); fi

@@ -2,7 +2,8 @@
  * tf_write.c - the traffic file writer: preamble, then msgpack frames
  * (header, exchanges, trailer), each prefixed by length and CRC-32, optionally
  * through one zstd stream flushed periodically. Stage: traffic.
- * Reference: schemas/traffic.md, msgpack spec, RFC 8878 (zstd).
+ * Reference: schemas/traffic.md, msgpack spec, RFC 8878 (zstd), RFC 1952
+ * section 8 (CRC-32).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "traffic/tf_internal.h"
@@ -120,7 +121,8 @@ static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
   if (n > SC_MAX_RECORD_BYTES)
     return sc_error_set(err, SC_ETOOBIG, "cannot write traffic file '%s': record of %zu bytes exceeds %u",
                         w->path, n, (unsigned)SC_MAX_RECORD_BYTES);
-  uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)w->e.p, (uInt)n);
+  /* CRC-32 (IEEE), the value zlib's crc32() gives, which the reader checks */
+  uint32_t crc = libdeflate_crc32(0, w->e.p, n);
   uint8_t pre[SC_TF_FRAME_PREFIX] = {
       (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
       (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};

@@ -218,7 +218,10 @@ static void treq_reset_response(struct rp_treq *tr) {
   tr->body_truncated = 0;
   tr->status = 0;
   tr->first_ns = 0;
-  if (tr->hs) XXH64_reset(tr->hs, 0);
+}
+
+uint64_t rp_treq_body_hash(const struct rp_treq *tr) {
+  return tr->body_truncated ? XXH64_digest(tr->hs) : XXH64(tr->body.p, tr->body.len, 0);
 }
 
 static void detach(struct rp_conn *c) {
@@ -357,10 +360,21 @@ static void on_write(uv_write_t *req, int status) {
   if (status < 0 && c->state == RP_CONN_BUSY) fail_conn(c, map_uv_err(status));
 }
 
+/* A request normally fits the socket buffer: uv_try_write sends it at once,
+ * without a write request (whose completion costs libuv an epoll_ctl and a
+ * callback per request); what it could not send goes through uv_write. Errors
+ * are the same either way (synchronous here, in on_write otherwise). */
 static void conn_write(struct rp_conn *c) {
   struct rp_treq *tr = c->tr;
   uv_buf_t b = uv_buf_init(tr->req.p, (unsigned)tr->req.len);
   tr->sent_ns = sc_clock_mono_ns();
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (n == (int)b.len) return;
+  if (n < 0 && n != UV_EAGAIN) {
+    fail_conn(c, map_uv_err(n));
+    return;
+  }
+  if (n > 0) b = uv_buf_init(tr->req.p + n, (unsigned)(tr->req.len - (size_t)n));
   c->wreq.data = c;
   int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
   if (r < 0) fail_conn(c, map_uv_err(r));
@@ -502,12 +516,25 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     c->fail_kind = SC_RE_TOO_LARGE;
     return 1;
   }
-  if (tr->hs) XXH64_update(tr->hs, at, len);
-  if (!tr->body_truncated) {
-    size_t room = tr->body.max - tr->body.len;
-    size_t n = len < room ? len : room;
-    if (n && sc_buf_append(&tr->body, at, n)) n = 0;
-    if (n < len) tr->body_truncated = 1;
+  if (tr->body_truncated) {
+    XXH64_update(tr->hs, at, len);
+    return 0;
+  }
+  size_t room = tr->body.max - tr->body.len;
+  size_t n = len < room ? len : room;
+  if (n && sc_buf_append(&tr->body, at, n)) n = 0;
+  if (n < len) {
+    /* the stored part ends here; from now on the hash runs as a stream,
+     * starting with what is stored (see rp_treq_body_hash) */
+    tr->body_truncated = 1;
+    if (!tr->hs) tr->hs = XXH64_createState();
+    if (!tr->hs) {
+      c->fail_kind = SC_RE_OTHER;
+      return 1;
+    }
+    XXH64_reset(tr->hs, 0);
+    XXH64_update(tr->hs, tr->body.p, tr->body.len);
+    XXH64_update(tr->hs, at + n, len - n);
   }
   return 0;
 }

@@ -342,14 +342,12 @@ static void send_to(struct rp_engine *eng, struct rp_job *j, int ti, int with_js
   sc_buf_init(&tr->req, SC_MAX_RECORD_BYTES);
   sc_buf_init(&tr->hdr_raw, SC_MAX_HEADER_BYTES);
   sc_buf_init(&tr->body, eng->cfg->body_cap);
-  tr->hs = XXH64_createState();
-  if (tr->hs) XXH64_reset(tr->hs, 0);
   tr->is_head = j->x.req.method && !strcmp(j->x.req.method, "HEAD");
   /* one allocation for the request in the common case */
   size_t est = 256 + (j->x.req.target ? strlen(j->x.req.target) : 0) + (j->x.req.body ? j->x.req.body_len : 0);
   for (size_t i = 0; i < j->x.req.n_headers; i++) est += j->x.req.headers[i].name_len + j->x.req.headers[i].value_len + 4;
   (void)with_json; /* the JSON of the headers as sent is built by the sink thread from these bytes */
-  if (!tr->hs || sc_buf_reserve(&tr->req, est) || build_request(eng, t, &j->x, &tr->req, NULL)) {
+  if (sc_buf_reserve(&tr->req, est) || build_request(eng, t, &j->x, &tr->req, NULL)) {
     treq_free(tr);
     t->shed++;
     return;

@@ -48,7 +48,7 @@ struct rp_treq {
   struct sc_buf body;            /* stored part (cap) */
   uint64_t body_len;
   int body_truncated;
-  XXH64_state_t *hs;
+  XXH64_state_t *hs;             /* streaming hash, only once the body passed the cap */
 };
 
 struct rp_job {
@@ -120,6 +120,8 @@ void rp_target_close_idle(struct rp_target *t);
 /* Cancels every busy/queued request with errkind (second signal). */
 void rp_target_cancel_all(struct rp_target *t, int errkind);
 void rp_hist_add(struct rp_target *t, double us);
+/* XXH64 (seed 0) of the whole response body received, stored or not. */
+uint64_t rp_treq_body_hash(const struct rp_treq *tr);
 double rp_hist_quantile(const struct rp_target *t, double q);
 
 /* engine.c: a treq finished (ok or error); called once per treq. */

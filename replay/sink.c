@@ -7,7 +7,13 @@
  *
  * Threads and ownership:
  *   1. The loop thread pushes a finished job (ownership moves to the sink)
- *      and never touches it again; the writer thread writes and frees it.
+ *      and never touches it again until the sink hands it back: the writer
+ *      thread writes it and puts it on the `written` list, which the next
+ *      push (or the stop) takes and frees on the loop thread. Memory is thus
+ *      freed by the thread that allocated it (glibc keeps it in that
+ *      thread's cache: freeing on the writer thread made every allocation
+ *      of the loop take malloc's slow path, and the two threads contend for
+ *      the arena lock).
  *   2. The writer thread is the only user of the database connection between
  *      rp_sink_start() and rp_sink_stop(), except inside rp_sink_barrier():
  *      the barrier returns once the queue is empty and every row committed,
@@ -19,8 +25,8 @@
  *      kept for rp_sink_error() (first one wins).
  */
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +47,7 @@ struct rp_sink {
   pthread_cond_t cv_work, cv_space, cv_done;
   struct rp_job *head, *tail;
   size_t qlen;
+  struct rp_job *written;        /* written (or dropped) jobs for the loop thread to free */
   uint64_t barrier_req, barrier_done;
   int stop;
   int failed;
@@ -49,15 +56,113 @@ struct rp_sink {
   uint64_t start_ns;
   int rate_pacing;
   void (*free_job)(struct rp_job *);
-  char *(*headers_json)(const struct sc_buf *, const char **, size_t *);
+  struct sc_buf json;            /* header JSON of the row being written (writer thread) */
 };
 
-/* Response headers "name\0value\0..." -> JSON array; content type out. */
-static char *headers_json(const struct sc_buf *raw, const char **ctype, size_t *ctype_len) {
-  json_t *arr = json_array();
+/* ---- JSON of header lists ----
+ *
+ * The header columns hold a JSON array of [name, value] pairs exactly as
+ * jansson's json_dumps(JSON_COMPACT) printed it when this was built from
+ * json_t values: '"' and '\\' escaped, \b \f \n \r \t, other bytes below
+ * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is;
+ * a string that is not valid UTF-8 (jansson's rules: no overlong forms, no
+ * surrogates, nothing past U+10FFFF) makes the whole document fail, and the
+ * column is NULL. Written straight into a reused buffer: no allocation per
+ * row (this runs once or twice per answer on the writer thread). */
+
+/* Length of the valid UTF-8 sequence at p (2..4), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
+  size_t n;
+  uint32_t v;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    v = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    v = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    v = c & 0x07;
+  } else {
+    return 0;
+  }
+  if ((size_t)(end - p) < n) return 0;
+  for (size_t i = 1; i < n; i++) {
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    v = (v << 6) | (p[i] & 0x3F);
+  }
+  if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000)) return 0;
+  return n;
+}
+
+int rp_json_str(struct sc_buf *o, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  if (n > (SIZE_MAX - 3) / 6) return SC_ETOOBIG;
+  int rc = sc_buf_reserve(o, n * 6 + 2); /* worst case: every byte as \u00XX */
+  if (rc) return rc;
+  char *d = o->p + o->len;
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  *d++ = '"';
+  while (p < end) {
+    unsigned c = *p;
+    if (c >= 0x20 && c < 0x80) {
+      if (c == '"' || c == '\\') *d++ = '\\';
+      *d++ = (char)c;
+      p++;
+    } else if (c < 0x20) {
+      *d++ = '\\';
+      switch (c) {
+      case '\b': *d++ = 'b'; break;
+      case '\f': *d++ = 'f'; break;
+      case '\n': *d++ = 'n'; break;
+      case '\r': *d++ = 'r'; break;
+      case '\t': *d++ = 't'; break;
+      default:
+        memcpy(d, "u00", 3);
+        d[3] = hex[c >> 4];
+        d[4] = hex[c & 15];
+        d += 5;
+      }
+      p++;
+    } else {
+      size_t k = utf8_seq(p, end);
+      if (!k) {
+        o->p[o->len] = '\0'; /* buffer unchanged */
+        return SC_EINVAL;
+      }
+      memcpy(d, p, k);
+      d += k;
+      p += k;
+    }
+  }
+  *d++ = '"';
+  o->len = (size_t)(d - o->p);
+  o->p[o->len] = '\0';
+  return SC_OK;
+}
+
+/* Appends one [name, value] pair (with the separating comma when the array
+ * already has one). */
+static int json_pair(struct sc_buf *o, const char *name, size_t nn, const char *val, size_t vn) {
+  int rc = sc_buf_append(o, o->len > 1 ? ",[" : "[", o->len > 1 ? 2 : 1);
+  if (!rc) rc = rp_json_str(o, name, nn);
+  if (!rc) rc = sc_buf_putc(o, ',');
+  if (!rc) rc = rp_json_str(o, val, vn);
+  if (!rc) rc = sc_buf_putc(o, ']');
+  return rc;
+}
+
+/* Response headers "name\0value\0..." -> JSON array in o (NULL when it
+ * cannot be built: invalid UTF-8, memory); content type out (points into
+ * raw, NUL-terminated there). */
+const char *rp_headers_json(struct sc_buf *o, const struct sc_buf *raw, const char **ctype) {
   const char *p = raw->p, *end = raw->p + raw->len;
+  int rc = SC_OK;
   *ctype = NULL;
-  *ctype_len = 0;
+  sc_buf_reset(o);
+  rc = sc_buf_putc(o, '[');
   while (p < end) {
     const char *name = p;
     size_t nn = strnlen(p, (size_t)(end - p));
@@ -66,31 +171,25 @@ static char *headers_json(const struct sc_buf *raw, const char **ctype, size_t *
     const char *val = p;
     size_t vn = strnlen(p, (size_t)(end - p));
     p += vn + 1;
-    json_t *pair = json_array();
-    json_array_append_new(pair, json_stringn_nocheck(name, nn));
-    json_array_append_new(pair, json_stringn_nocheck(val, vn));
-    json_array_append_new(arr, pair);
-    if (nn == 12 && !strncasecmp(name, "content-type", 12)) {
-      *ctype = val;
-      *ctype_len = vn;
-    }
+    if (!rc) rc = json_pair(o, name, nn, val, vn);
+    if (nn == 12 && !strncasecmp(name, "content-type", 12)) *ctype = val;
   }
-  char *s = json_dumps(arr, JSON_COMPACT);
-  json_decref(arr);
-  return s;
+  if (!rc) rc = sc_buf_putc(o, ']');
+  return rc ? NULL : o->p;
 }
 
 /* Header lines of a request as sent (bytes built by the engine: request
- * line, "Name: value" CRLF lines, empty line) -> JSON array of [name, value].
- * The bytes are our own output, so the scan trusts their shape but stays in
- * bounds. */
-static char *request_headers_json(const struct sc_buf *req) {
+ * line, "Name: value" CRLF lines, empty line) -> JSON array of [name, value]
+ * in o (NULL when there is no request line or on failure). The bytes are our
+ * own output, so the scan trusts their shape but stays in bounds. */
+const char *rp_request_headers_json(struct sc_buf *o, const struct sc_buf *req) {
   const char *p = req->p, *end = req->p + req->len;
   const char *eol = memchr(p, '\n', (size_t)(end - p));
   if (!eol) return NULL;
   p = eol + 1;
-  json_t *arr = json_array();
-  while (p < end) {
+  sc_buf_reset(o);
+  int rc = sc_buf_putc(o, '[');
+  while (p < end && !rc) {
     eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol) break;
     const char *le = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
@@ -99,23 +198,20 @@ static char *request_headers_json(const struct sc_buf *req) {
     if (colon) {
       const char *v = colon + 1;
       while (v < le && (*v == ' ' || *v == '\t')) v++;
-      json_t *pair = json_array();
-      json_array_append_new(pair, json_stringn_nocheck(p, (size_t)(colon - p)));
-      json_array_append_new(pair, json_stringn_nocheck(v, (size_t)(le - v)));
-      json_array_append_new(arr, pair);
+      rc = json_pair(o, p, (size_t)(colon - p), v, (size_t)(le - v));
     }
     p = eol + 1;
   }
-  char *out = json_dumps(arr, JSON_COMPACT);
-  json_decref(arr);
-  return out;
+  if (!rc) rc = sc_buf_putc(o, ']');
+  return rc ? NULL : o->p;
 }
 
 /* Writes one job's rows (writer thread). */
 static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
-  if (!j->req_headers_json) {
+  const char *req_hj = j->req_headers_json;
+  if (!req_hj) {
     const struct rp_treq *first = j->tr[SC_T_CURRENT] ? j->tr[SC_T_CURRENT] : j->tr[SC_T_CANDIDATE];
-    if (first) j->req_headers_json = request_headers_json(&first->req);
+    if (first) req_hj = rp_request_headers_json(&s->json, &first->req);
   }
   struct sc_store_exchange sx = {
     .seq = j->seq,
@@ -126,7 +222,7 @@ static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
     .routed = j->routed,
     .method = j->x.req.method,
     .target = j->x.req.target,
-    .req_headers_json = j->req_headers_json,
+    .req_headers_json = req_hj,
     .req_body = j->x.req.body,
     .req_body_len = j->x.req.body ? j->x.req.body_len : 0,
     .recorded_status = j->x.resp.status,
@@ -140,12 +236,10 @@ static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
   for (int i = 0; i < SC_T_COUNT && !rc; i++) {
     struct rp_treq *tr = j->tr[i];
     if (!tr) continue;
-    const char *ct = NULL;
-    size_t ctn = 0;
-    char *hj = tr->errkind ? NULL : headers_json(&tr->hdr_raw, &ct, &ctn);
-    char *ctype = ct ? sc_memdup0(ct, ctn) : NULL;
+    const char *ctype = NULL;
+    const char *hj = tr->errkind ? NULL : rp_headers_json(&s->json, &tr->hdr_raw, &ctype);
     char hash[17] = "";
-    if (!tr->errkind && tr->hs) snprintf(hash, sizeof hash, "%016llx", (unsigned long long)XXH64_digest(tr->hs));
+    if (!tr->errkind) snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rp_treq_body_hash(tr));
     uint64_t from = s->rate_pacing ? s->start_ns + j->intended_ns : tr->start_ns;
     if (from > tr->done_ns) from = tr->start_ns;
     double skew = NAN;
@@ -169,8 +263,6 @@ static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
       .content_type = ctype,
     };
     rc = sc_store_writer_add_response(s->w, &r, e);
-    free(hj);
-    free(ctype);
   }
   return rc;
 }
@@ -211,9 +303,9 @@ static void *writer_main(void *arg) {
     pthread_cond_broadcast(&s->cv_space);
     pthread_mutex_unlock(&s->mu);
 
-    while (list) {
-      struct rp_job *j = list;
-      list = j->sink_next;
+    struct rp_job *last = NULL;
+    for (struct rp_job *j = list; j; j = j->sink_next) {
+      last = j;
       if (!failed) {
         struct sc_error e;
         sc_error_init(&e);
@@ -224,7 +316,6 @@ static void *writer_main(void *arg) {
           dirty = 1;
         }
       }
-      s->free_job(j);
     }
     if (failed) dirty = 0; /* the writer rolled the open batch back */
     uint64_t now = sc_clock_mono_ns();
@@ -236,6 +327,10 @@ static void *writer_main(void *arg) {
       last_commit = now;
     }
     pthread_mutex_lock(&s->mu);
+    if (last) { /* hand the jobs back (rule 1) */
+      last->sink_next = s->written;
+      s->written = list;
+    }
     if (breq != s->barrier_done && !s->head) {
       s->barrier_done = breq;
       pthread_cond_broadcast(&s->cv_done);
@@ -254,6 +349,7 @@ int rp_sink_start(struct rp_sink **out, struct sc_store_writer *w, uint64_t star
   s->start_ns = start_ns;
   s->rate_pacing = rate_pacing;
   s->free_job = free_job;
+  sc_buf_init(&s->json, SIZE_MAX / 2);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv_work, NULL);
   pthread_cond_init(&s->cv_space, NULL);
@@ -276,6 +372,14 @@ int rp_sink_start(struct rp_sink **out, struct sc_store_writer *w, uint64_t star
   return SC_OK;
 }
 
+static void free_list(struct rp_sink *s, struct rp_job *j) {
+  while (j) {
+    struct rp_job *next = j->sink_next;
+    s->free_job(j);
+    j = next;
+  }
+}
+
 void rp_sink_push(struct rp_sink *s, struct rp_job *j) {
   j->sink_next = NULL;
   pthread_mutex_lock(&s->mu);
@@ -285,7 +389,10 @@ void rp_sink_push(struct rp_sink *s, struct rp_job *j) {
   s->tail = j;
   s->qlen++;
   if (s->qlen == 1 || s->qlen >= 64) pthread_cond_signal(&s->cv_work);
+  struct rp_job *written = s->written;
+  s->written = NULL;
   pthread_mutex_unlock(&s->mu);
+  free_list(s, written);
 }
 
 int rp_sink_barrier(struct rp_sink *s, struct sc_error *err) {
@@ -320,6 +427,8 @@ int rp_sink_stop(struct rp_sink *s, struct sc_error *err) {
   pthread_cond_signal(&s->cv_work);
   pthread_mutex_unlock(&s->mu);
   pthread_join(s->th, NULL);
+  free_list(s, s->written);
+  s->written = NULL;
   int rc = SC_OK;
   if (s->failed) {
     if (err) *err = s->err;
@@ -329,6 +438,7 @@ int rp_sink_stop(struct rp_sink *s, struct sc_error *err) {
   pthread_cond_destroy(&s->cv_work);
   pthread_cond_destroy(&s->cv_space);
   pthread_cond_destroy(&s->cv_done);
+  sc_buf_release(&s->json);
   free(s);
   return rc;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "replay/replay.h"
 #include "store/db.h"
@@ -243,6 +244,43 @@ Test(engine, framing_and_redirects) {
   cr_assert(h && strstr(h, "[\"Location\",\"http://10.255.255.1:9/elsewhere\"]"), "%s", h ? h : "(null)");
   free(h);
   drop_db(db, path);
+}
+
+/* body_hash is the XXH64 of the whole body whether or not it passed the
+ * cap: the hash runs as a stream only once the stored part is full (chunks
+ * and interim responses included). */
+Test(engine, body_hash_past_the_cap) {
+  int port = start_server();
+  char url[64], path[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  static const char *const targets[] = {"/cl", "/chunked", "/interim", "/eof"};
+  static const struct {
+    const char *target, *body;
+  } want[] = {{"/cl", "hello"}, {"/chunked", "abcdefg"}, {"/interim", "ok"}, {"/eof", "until-close"}};
+  for (int cap = 0; cap <= 12; cap += 3) {
+    struct memsrc m = {targets, NULL, 4, 8, 0, NULL};
+    struct sc_replay_cfg cfg;
+    sc_replay_cfg_init(&cfg);
+    cfg.url[SC_T_CURRENT] = url;
+    cfg.pacing = SC_PACE_MAX;
+    cfg.concurrency = 2;
+    cfg.timeout_s = 2;
+    cfg.body_cap = (uint64_t)cap;
+    sqlite3 *db = open_db(path, sizeof path);
+    struct sc_replay_summary sum;
+    cr_assert_eq(run(&cfg, &m, db, &sum), SC_OK);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+      size_t n = strlen(want[i].body);
+      char sql[512];
+      snprintf(sql, sizeof sql,
+               "select count(*) from responses r join exchanges e using(run_id, seq) where e.target='%s'"
+               " and body_hash='%016llx' and body_len=%zu and body_truncated=%d and length(body)=%zu",
+               want[i].target, (unsigned long long)XXH64(want[i].body, n, 0), n, (size_t)cap < n,
+               (size_t)cap < n ? (size_t)cap : n);
+      cr_assert_eq(q1(db, sql), 2, "cap %d: %s", cap, want[i].target);
+    }
+    drop_db(db, path);
+  }
 }
 
 Test(engine, keepalive_reuses_connections) {

@@ -558,7 +558,12 @@ static int next_frame(struct sc_tf_reader *r, uint32_t max_len, const msgpack_ob
   const char *why = NULL;
   if (prescan(p, len, &why)) return fail(r, SC_ECORRUPT, err, why);
   size_t off = 0;
-  msgpack_unpack_return ur = msgpack_unpack_next(&r->unp, (const char *)p, len, &off);
+  /* one zone for the reader's life, emptied per frame (msgpack_unpack_next
+   * would free and allocate one per frame) */
+  if (r->unp.zone) msgpack_zone_clear(r->unp.zone);
+  else r->unp.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  if (!r->unp.zone) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
+  msgpack_unpack_return ur = msgpack_unpack((const char *)p, len, &off, r->unp.zone, &r->unp.data);
   if (ur == MSGPACK_UNPACK_NOMEM_ERROR) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
   if (ur != MSGPACK_UNPACK_SUCCESS || off != len) return fail(r, SC_ECORRUPT, err, "msgpack: malformed record");
   const msgpack_object *o = &r->unp.data;

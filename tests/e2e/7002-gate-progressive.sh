@@ -52,6 +52,8 @@ ab=$(q bad "select aborted_step from runs where id=1")
 "$SHADOWCTL" report --db "$T/bad.db" --config "$T/shadow.yaml" -o "$T/r.html" 2>/dev/null || fail "report"
 grep -q 'Progressive canary steps' "$T/r.html" || fail "no step timeline in the report"
 grep -q "The run stopped at step $((ab + 1))" "$T/r.html" || fail "report does not say where the run stopped"
+grep -q "<h1>Canary test report" "$T/r.html" || fail "a progressive canary run is not titled as a canary report"
+grep -q "run a shadow replay (<code>--shadow</code>) to compare fields" "$T/r.html" || fail "canary report does not say why it has no field diffs"
 
 prog same "$same_url"; st=$?
 expect_status 0 $st "progressive run against an identical candidate ($(tail -3 "$T/same.err"))"

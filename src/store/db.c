@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,12 @@ int sc_db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, struct sc_err
   return SC_OK;
 }
 
+/* Once per process, before SQLite initialises itself: no memory statistics
+ * (with them every sqlite3_malloc/free takes a global mutex; nothing here
+ * reads sqlite3_memory_used). If SQLite was already initialised this fails
+ * with SQLITE_MISUSE and nothing changes. */
+static void global_config(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int user_version(sqlite3 *db, int *v, struct sc_error *err) {
   sqlite3_stmt *st = NULL;
   int rc = sc_db_prepare(db, &st, "PRAGMA user_version", err);
@@ -72,6 +79,8 @@ int sc_db_open(sqlite3 **out, const char *path, int flags, struct sc_error *err)
     }
     close(fd);
   }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, global_config);
   int oflags = (flags & SC_DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     rc = sc_db_err(db, "cannot open database", err);

@@ -94,7 +94,7 @@ void sc_replay_cfg_init(struct sc_replay_cfg *cfg) {
   cfg->timeout_s = 10.0;
   cfg->shadow_header = "X-Shadow-Request";
   cfg->body_cap = SC_DEFAULT_RESP_BODY_CAP;
-  cfg->batch_rows = 512;
+  cfg->batch_rows = 4096;
 }
 
 uv_loop_t *rp_engine_loop(struct rp_engine *eng) { return &eng->loop; }
@@ -760,7 +760,7 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   for (int i = 0; i < SC_T_COUNT && !rc; i++)
     if (eng->used[i]) rc = sc_store_run_target(db, eng->run_id, eng->t[i].name, cfg->url[i], 0, 0, 0, 0, err);
   if (!rc && cfg->n_steps > 0) rc = sc_store_step_begin(db, eng->run_id, 0, cfg->steps[0], err);
-  if (!rc) rc = sc_store_writer_new(&eng->w, db, eng->run_id, cfg->batch_rows ? cfg->batch_rows : 512, err);
+  if (!rc) rc = sc_store_writer_new(&eng->w, db, eng->run_id, cfg->batch_rows ? cfg->batch_rows : 4096, err);
   if (rc) goto out;
 
   /* the loop */

@@ -89,7 +89,7 @@ struct sc_replay_cfg {
   const char *shadow_header;          /* "X-Shadow-Request" by default; NULL omits */
   const char *methods;                /* comma list ("POST,GET"), NULL = all */
   uint64_t body_cap;                  /* stored response body cap */
-  unsigned batch_rows;                /* writer batch size (0: 512) */
+  unsigned batch_rows;                /* writer batch size in rows (0: 4096; also capped at SC_STORE_BATCH_BYTES) */
   const char *argv;                   /* command line, recorded */
   const char *config_json;            /* effective config, recorded */
   int status_line;                    /* draw progress (TTY live line / plain every 10 s) */

@@ -225,6 +225,7 @@ struct sc_store_writer {
   int64_t run_id;
   unsigned batch_rows;
   unsigned pending;      /* rows in the open transaction */
+  size_t pending_bytes;  /* their estimated size (SC_STORE_BATCH_BYTES) */
   uint64_t committed;
   unsigned pending_x;    /* exchange rows in the open transaction */
   uint64_t committed_x;
@@ -281,6 +282,7 @@ static void wrollback(struct sc_store_writer *w) {
   sqlite3_reset(w->rollback);
   w->in_txn = 0;
   w->pending = 0;
+  w->pending_bytes = 0;
   w->pending_x = 0;
 }
 
@@ -302,22 +304,24 @@ int sc_store_writer_flush(struct sc_store_writer *w, struct sc_error *err) {
   w->committed += w->pending;
   w->committed_x += w->pending_x;
   w->pending = 0;
+  w->pending_bytes = 0;
   w->pending_x = 0;
   return SC_OK;
 }
 
 /* Batches are cut only before an exchange row (never between an exchange and
  * its responses), see invariant 3. */
-static int after_row(struct sc_store_writer *w, struct sc_error *err) {
+static int after_row(struct sc_store_writer *w, size_t blob_bytes, struct sc_error *err) {
   (void)err;
   w->pending++;
+  w->pending_bytes += SC_STORE_ROW_OVERHEAD + blob_bytes;
   return SC_OK;
 }
 
 int sc_store_writer_add_exchange(struct sc_store_writer *w, const struct sc_store_exchange *x,
                                  struct sc_error *err) {
   int rc = SC_OK;
-  if (w->pending >= w->batch_rows) rc = sc_store_writer_flush(w, err);
+  if (w->pending >= w->batch_rows || w->pending_bytes >= SC_STORE_BATCH_BYTES) rc = sc_store_writer_flush(w, err);
   if (!rc) rc = wbegin(w, err);
   if (rc) return rc;
   sqlite3_stmt *st = w->ins_x;
@@ -344,7 +348,7 @@ int sc_store_writer_add_exchange(struct sc_store_writer *w, const struct sc_stor
     return rc;
   }
   w->pending_x++;
-  return after_row(w, err);
+  return after_row(w, x->req_body ? x->req_body_len : 0, err);
 }
 
 int sc_store_writer_add_response(struct sc_store_writer *w, const struct sc_store_response *r,
@@ -377,7 +381,7 @@ int sc_store_writer_add_response(struct sc_store_writer *w, const struct sc_stor
     wrollback(w);
     return rc;
   }
-  return after_row(w, err);
+  return after_row(w, r->body ? r->body_stored_len : 0, err);
 }
 
 uint64_t sc_store_writer_committed(const struct sc_store_writer *w) { return w->committed; }

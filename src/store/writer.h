@@ -4,7 +4,10 @@
  * Tables: schemas/results.sql.
  *
  * Batching: sc_store_writer_add_* open a transaction on first use and commit
- * it every `batch_rows` rows; the caller also calls sc_store_writer_flush()
+ * it every `batch_rows` rows or SC_STORE_BATCH_BYTES of estimated row data
+ * (bodies plus SC_STORE_ROW_OVERHEAD per row), whichever comes first, so a
+ * batch of large answers stays as small on disk as before while small rows
+ * go in fewer, larger commits; the caller also calls sc_store_writer_flush()
  * on a timer (replay: every 100 ms) and before reading its own rows. A crash
  * loses at most the uncommitted batch; SQLite's journal keeps the file valid.
  *
@@ -102,6 +105,9 @@ struct sc_store_response {
 };
 
 struct sc_store_writer;
+
+#define SC_STORE_BATCH_BYTES (1u << 20)
+#define SC_STORE_ROW_OVERHEAD 256u
 
 /* Creates a writer for run_id (statements prepared now). Free with
  * sc_store_writer_free() after a last sc_store_writer_flush(). */

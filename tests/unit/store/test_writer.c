@@ -94,6 +94,29 @@ Test(writer, batches_commit_whole_exchanges) {
   cleanup(db);
 }
 
+/* Large rows cut a batch before batch_rows: SC_STORE_BATCH_BYTES bounds what
+ * one commit holds (and what a crash or a full disk can lose). */
+Test(writer, batches_capped_by_bytes) {
+  sqlite3 *db = fresh();
+  struct sc_error e;
+  int64_t id = 0;
+  cr_assert_eq(sc_store_run_begin(db, &ri, &id, &e), SC_OK, "%s", e.msg);
+  struct sc_store_writer *w = NULL;
+  cr_assert_eq(sc_store_writer_new(&w, db, id, 1000000, &e), SC_OK);
+  sqlite3 *ro = NULL;
+  cr_assert_eq(sc_db_open(&ro, path, SC_DB_READONLY, &e), SC_OK, "%s", e.msg);
+  /* two 32 KiB bodies per exchange: the byte cap falls after ~16 exchanges */
+  for (int i = 1; i <= 40; i++) cr_assert_eq(add_pair(w, i, 32768, &e), SC_OK, "%s", e.msg);
+  long long seen = q1(ro, "select count(*) from exchanges");
+  cr_assert(seen >= 8 && seen <= 32, "seen %lld", seen);
+  cr_assert_eq(q1(ro, "select count(*) from responses"), 2 * seen);
+  cr_assert_eq(sc_store_writer_flush(w, &e), SC_OK);
+  cr_assert_eq(q1(ro, "select count(*) from exchanges"), 40);
+  sc_db_close(ro);
+  sc_store_writer_free(w);
+  cleanup(db);
+}
+
 Test(writer, full_database_keeps_earlier_batches) {
   sqlite3 *db = fresh();
   struct sc_error e;

@@ -49,6 +49,7 @@ void sc_redact_cfg_keep_header(struct sc_redact_cfg *cfg, const char *name) {
     if (!strcasecmp(cfg->headers[i], name)) {
       free(cfg->headers[i]);
       memmove(&cfg->headers[i], &cfg->headers[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->headers);
+      memmove(&cfg->header_lens[i], &cfg->header_lens[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->header_lens);
       cfg->n_headers--;
     } else {
       i++;
@@ -66,8 +67,12 @@ int sc_redact_cfg_add_header(struct sc_redact_cfg *cfg, const char *name, struct
   char **h = realloc(cfg->headers, (cfg->n_headers + 1) * sizeof *h);
   if (!h) return sc_error_set(err, SC_ENOMEM, "out of memory");
   cfg->headers = h;
+  size_t *l = realloc(cfg->header_lens, (cfg->n_headers + 1) * sizeof *l);
+  if (!l) return sc_error_set(err, SC_ENOMEM, "out of memory");
+  cfg->header_lens = l;
   h[cfg->n_headers] = strdup(name);
   if (!h[cfg->n_headers]) return sc_error_set(err, SC_ENOMEM, "out of memory");
+  l[cfg->n_headers] = strlen(name);
   cfg->n_headers++;
   return 0;
 }
@@ -214,6 +219,7 @@ void sc_redact_cfg_release(struct sc_redact_cfg *cfg) {
   if (!cfg) return;
   for (size_t i = 0; i < cfg->n_headers; i++) free(cfg->headers[i]);
   free(cfg->headers);
+  free(cfg->header_lens);
   for (size_t i = 0; i < cfg->n_paths; i++) path_release(&cfg->paths[i]);
   free(cfg->paths);
   memset(cfg, 0, sizeof *cfg);
@@ -381,12 +387,9 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
   int changed = 0;
   for (size_t i = 0; i < m->n_headers; i++) {
     struct sc_hdr *h = &m->headers[i];
-    if (!h->name || !h->name_len) continue; /* names are never empty in cfg */
+    if (!h->name) continue;
     for (size_t j = 0; j < cfg->n_headers; j++) {
-      /* first byte compared ASCII-case-folded before the full comparison:
-       * most names differ there */
-      if ((h->name[0] | 0x20) != (cfg->headers[j][0] | 0x20)) continue;
-      size_t n = strlen(cfg->headers[j]);
+      size_t n = cfg->header_lens[j];
       if (h->name_len == n && !strncasecmp(h->name, cfg->headers[j], n)) {
         if (h->value && h->value_len == sizeof SC_REDACTED_MARKER - 1 &&
             !memcmp(h->value, SC_REDACTED_MARKER, h->value_len))

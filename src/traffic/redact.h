@@ -32,6 +32,7 @@ struct sc_redact_path {
 
 struct sc_redact_cfg {
   char **headers;              /* header names redacted (case-insensitive) */
+  size_t *header_lens;         /* strlen of each (compared first) */
   size_t n_headers;
   struct sc_redact_path *paths;
   size_t n_paths;

@@ -156,11 +156,20 @@ static int method_allowed(const char *methods, const char *m) {
   return 0;
 }
 
-/* Drops what replay never uses from the recorded response (memory). */
+/* Drops what replay never uses from the recorded response (memory): body,
+ * headers and, when they share one allocation (m->arena), reason too. */
 static void trim_exchange(struct sc_exchange *x) {
   free(x->resp.body);
   x->resp.body = NULL;
   x->resp.body_len = 0;
+  if (x->resp.arena) {
+    free(x->resp.arena);
+    x->resp.arena = NULL;
+    x->resp.method = x->resp.target = x->resp.reason = NULL;
+    x->resp.headers = NULL;
+    x->resp.n_headers = 0;
+    return;
+  }
   for (size_t i = 0; i < x->resp.n_headers; i++) {
     free(x->resp.headers[i].name);
     free(x->resp.headers[i].value);

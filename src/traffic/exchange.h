@@ -43,8 +43,9 @@ struct sc_http_msg {
   uint64_t body_wire_len;/* full body length seen (>= body_len when truncated) */
   /* NULL: every pointer above is its own allocation. Otherwise one heap block
    * holding headers[] and the bytes of method, target, reason and every header
-   * name and value, freed as a whole (capture builds messages this way: one
-   * allocation instead of one per string). body is always its own. Call
+   * name and value, freed as a whole (capture and the traffic file reader
+   * build messages this way: one allocation instead of one per string).
+   * body is always its own. Call
    * sc_http_msg_unshare() before replacing or freeing any of those pointers. */
   void *arena;
 };

@@ -26,6 +26,7 @@
 #include "traffic/tf_internal.h"
 #include "traffic/traffic.h"
 #include "util/buf.h"
+#include "util/check.h"
 #include "util/limits.h"
 
 #define CHUNK (64u << 10)
@@ -330,27 +331,103 @@ static int get_bytes(const msgpack_object *o, int allow_nil, char **out, size_t 
     if (b_) BAD("'" name "': expected a string");     \
   } while (0)
 
-static int read_headers(const msgpack_object *o, struct sc_http_msg *m, const char **why) {
+/* A message read into a fresh struct keeps method, target, reason,
+ * headers[] and every header name and value in one allocation (m->arena,
+ * see exchange.h) instead of one per string: sized by a first walk over the
+ * map, filled by the same validating walk as before. A message that already
+ * holds fields (the record repeats a key such as "req") is unshared first
+ * and read the old way, one allocation per string. */
+struct arena {
+  struct sc_hdr *hdrs;         /* next free header slot */
+  char *str, *end;             /* next free byte for strings, end of the block */
+};
+
+static int is_bytes(const msgpack_object *o) { return o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN; }
+
+static size_t bytes_size(const msgpack_object *o) {
+  return o->type == MSGPACK_OBJECT_STR ? o->via.str.size : o->type == MSGPACK_OBJECT_BIN ? o->via.bin.size : 0;
+}
+
+/* Header slots and string bytes (NULs included) the map's fields need. */
+static void arena_need(const msgpack_object *o, size_t *n_hdrs, size_t *n_bytes) {
+  *n_hdrs = *n_bytes = 0;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    if (key_is(k, "method") || key_is(k, "target") || key_is(k, "reason")) {
+      if (is_bytes(v)) *n_bytes += bytes_size(v) + 1;
+    } else if (key_is(k, "headers")) {
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > SC_TF_MAX_HEADERS_READ) continue;
+      *n_hdrs += v->via.array.size;
+      for (uint32_t j = 0; j < v->via.array.size; j++) {
+        const msgpack_object *e = &v->via.array.ptr[j];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2) continue;
+        for (int h = 0; h < 2; h++)
+          if (is_bytes(&e->via.array.ptr[h])) *n_bytes += bytes_size(&e->via.array.ptr[h]) + 1;
+      }
+    }
+  }
+}
+
+/* get_bytes into the arena (sized by arena_need, so it always fits). */
+static int arena_bytes(struct arena *a, const msgpack_object *o, int allow_nil, char **out, size_t *len) {
+  if (o->type == MSGPACK_OBJECT_NIL && allow_nil) {
+    *out = NULL;
+    if (len) *len = 0;
+    return 0;
+  }
+  if (!is_bytes(o)) return -1;
+  size_t n = bytes_size(o);
+  SC_ASSERT(n < (size_t)(a->end - a->str));
+  memcpy(a->str, o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : o->via.bin.ptr, n);
+  a->str[n] = '\0';
+  *out = a->str;
+  a->str += n + 1;
+  if (len) *len = n;
+  return 0;
+}
+
+#define FIELD(o, nil, dst, len, name)                                                  \
+  do {                                                                                 \
+    int b_ = a ? arena_bytes(a, (o), (nil), (dst), (len)) : get_bytes((o), (nil), (dst), (len)); \
+    if (b_ == -2) return SC_ENOMEM;                                                    \
+    if (b_) BAD("'" name "': expected a string");                                      \
+  } while (0)
+
+static int read_headers(const msgpack_object *o, struct sc_http_msg *m, struct arena *a, const char **why) {
   if (o->type != MSGPACK_OBJECT_ARRAY) BAD("'headers': expected an array");
   size_t n = o->via.array.size;
   if (n > SC_TF_MAX_HEADERS_READ) BAD("'headers': too many header lines");
-  for (size_t i = 0; i < m->n_headers; i++) {
-    free(m->headers[i].name);
-    free(m->headers[i].value);
+  if (!a) {
+    for (size_t i = 0; i < m->n_headers; i++) {
+      free(m->headers[i].name);
+      free(m->headers[i].value);
+    }
+    free(m->headers);
   }
-  free(m->headers);
   m->headers = NULL;
   m->n_headers = 0;
   if (!n) return 0;
-  m->headers = calloc(n, sizeof *m->headers);
-  if (!m->headers) return SC_ENOMEM;
+  if (a) {
+    m->headers = a->hdrs;
+    a->hdrs += n;
+    memset(m->headers, 0, n * sizeof *m->headers);
+  } else {
+    m->headers = calloc(n, sizeof *m->headers);
+    if (!m->headers) return SC_ENOMEM;
+  }
   for (size_t i = 0; i < n; i++) {
     const msgpack_object *e = &o->via.array.ptr[i];
     if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2) BAD("'headers': entry is not [name, value]");
     struct sc_hdr *h = &m->headers[i];
     m->n_headers = i + 1;
-    int b1 = get_bytes(&e->via.array.ptr[0], 0, &h->name, &h->name_len);
-    int b2 = b1 ? 0 : get_bytes(&e->via.array.ptr[1], 0, &h->value, &h->value_len);
+    int b1, b2;
+    if (a) {
+      b1 = arena_bytes(a, &e->via.array.ptr[0], 0, &h->name, &h->name_len);
+      b2 = b1 ? 0 : arena_bytes(a, &e->via.array.ptr[1], 0, &h->value, &h->value_len);
+    } else {
+      b1 = get_bytes(&e->via.array.ptr[0], 0, &h->name, &h->name_len);
+      b2 = b1 ? 0 : get_bytes(&e->via.array.ptr[1], 0, &h->value, &h->value_len);
+    }
     if (b1 == -2 || b2 == -2) return SC_ENOMEM;
     if (b1 || b2) BAD("'headers': name or value is not a string");
   }
@@ -359,27 +436,42 @@ static int read_headers(const msgpack_object *o, struct sc_http_msg *m, const ch
 
 static int read_msg(const msgpack_object *o, struct sc_http_msg *m, const char **why) {
   if (o->type != MSGPACK_OBJECT_MAP) BAD("'req'/'resp': expected a map");
+  struct arena arena, *a = NULL;
+  if (!m->arena && !m->method && !m->target && !m->reason && !m->headers) {
+    size_t nh, nb;
+    arena_need(o, &nh, &nb);
+    if (nh || nb) {
+      m->arena = malloc(nh * sizeof(struct sc_hdr) + nb + 1);
+      if (!m->arena) return SC_ENOMEM;
+      arena.hdrs = m->arena;
+      arena.str = (char *)(arena.hdrs + nh);
+      arena.end = arena.str + nb + 1;
+      a = &arena;
+    }
+  } else if (sc_http_msg_unshare(m)) {
+    return SC_ENOMEM;
+  }
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     uint64_t u;
     if (key_is(k, "method")) {
-      BYTES(v, 1, &m->method, NULL, "method");
+      FIELD(v, 1, &m->method, NULL, "method");
     } else if (key_is(k, "target")) {
-      BYTES(v, 1, &m->target, NULL, "target");
+      FIELD(v, 1, &m->target, NULL, "target");
     } else if (key_is(k, "reason")) {
-      BYTES(v, 1, &m->reason, NULL, "reason");
+      FIELD(v, 1, &m->reason, NULL, "reason");
     } else if (key_is(k, "status")) {
       if (get_u64(v, 999, &u)) BAD("'status': expected an integer 0..999");
       m->status = (int)u;
     } else if (key_is(k, "version")) {
-      uint64_t a, b;
-      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2 || get_u64(&v->via.array.ptr[0], 255, &a) ||
+      uint64_t a_, b;
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2 || get_u64(&v->via.array.ptr[0], 255, &a_) ||
           get_u64(&v->via.array.ptr[1], 255, &b))
         BAD("'version': expected [major, minor]");
-      m->version_major = (uint8_t)a;
+      m->version_major = (uint8_t)a_;
       m->version_minor = (uint8_t)b;
     } else if (key_is(k, "headers")) {
-      int rc = read_headers(v, m, why);
+      int rc = read_headers(v, m, a, why);
       if (rc) return rc;
     } else if (key_is(k, "body")) {
       char *b = (char *)m->body;

@@ -328,6 +328,81 @@ Test(tf, unknown_keys_and_record_types_are_skipped) {
   sc_buf_release(&out);
 }
 
+/* Repeated keys: the last value of a key wins, a repeated "req" map updates
+ * the fields it names (the reader keeps a fresh message's strings in one
+ * allocation, and reads a repeated map into separate ones); a bad header
+ * after good ones is corrupt (and leaks nothing, under ASan). */
+Test(tf, repeated_keys_last_wins) {
+  struct sc_buf out;
+  sc_buf_init(&out, 1 << 20);
+  cr_assert_eq(sc_buf_append(&out, "SHDW\x01\x00\x00\x00", 8), 0);
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 2); pk_s(&pk, "t"); pk_s(&pk, "h"); pk_s(&pk, "version"); msgpack_pack_uint8(&pk, 1);
+  frame(&out, &sb);
+  msgpack_pack_map(&pk, 5);
+  pk_s(&pk, "t"); pk_s(&pk, "x");
+  pk_s(&pk, "id"); msgpack_pack_uint8(&pk, 1);
+  pk_s(&pk, "req"); msgpack_pack_map(&pk, 4);
+  pk_s(&pk, "method"); pk_s(&pk, "POST");
+  pk_s(&pk, "target"); pk_s(&pk, "/a");
+  pk_s(&pk, "method"); pk_s(&pk, "PUT");
+  pk_s(&pk, "headers"); msgpack_pack_array(&pk, 2);
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "A"); pk_s(&pk, "1");
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "B"); msgpack_pack_bin(&pk, 2); msgpack_pack_bin_body(&pk, "2\0", 2);
+  pk_s(&pk, "req"); msgpack_pack_map(&pk, 2);
+  pk_s(&pk, "target"); pk_s(&pk, "/b");
+  pk_s(&pk, "headers"); msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 2); pk_s(&pk, "C"); pk_s(&pk, "3");
+  pk_s(&pk, "resp"); msgpack_pack_map(&pk, 4);
+  pk_s(&pk, "headers"); msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 2); pk_s(&pk, "X"); pk_s(&pk, "1");
+  pk_s(&pk, "reason"); pk_s(&pk, "OK");
+  pk_s(&pk, "headers"); msgpack_pack_array(&pk, 2);
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "Y"); pk_s(&pk, "2");
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "Z"); pk_s(&pk, "");
+  pk_s(&pk, "status"); msgpack_pack_uint16(&pk, 200);
+  frame(&out, &sb);
+  size_t off = out.len;
+  msgpack_pack_map(&pk, 3);
+  pk_s(&pk, "t"); pk_s(&pk, "x");
+  pk_s(&pk, "id"); msgpack_pack_uint8(&pk, 2);
+  pk_s(&pk, "req"); msgpack_pack_map(&pk, 2);
+  pk_s(&pk, "method"); pk_s(&pk, "GET");
+  pk_s(&pk, "headers"); msgpack_pack_array(&pk, 2);
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "A"); pk_s(&pk, "1");
+  msgpack_pack_array(&pk, 2); pk_s(&pk, "B"); msgpack_pack_uint8(&pk, 2);
+  frame(&out, &sb);
+  msgpack_sbuffer_destroy(&sb);
+
+  struct sc_error err;
+  sc_error_init(&err);
+  struct sc_tf_reader *r = NULL;
+  cr_assert_eq(sc_tf_reader_open_mem(&r, out.p, out.len, "dup.shdw", &err), 0, "%s", err.msg);
+  struct sc_exchange x;
+  memset(&x, 0, sizeof x);
+  cr_assert_eq(sc_tf_reader_next(r, &x, &err), 1, "%s", err.msg);
+  cr_assert_str_eq(x.req.method, "PUT");
+  cr_assert_str_eq(x.req.target, "/b");
+  cr_assert_eq(x.req.n_headers, 1);
+  cr_assert_str_eq(x.req.headers[0].name, "C");
+  cr_assert_str_eq(x.req.headers[0].value, "3");
+  cr_assert_str_eq(x.resp.reason, "OK");
+  cr_assert_eq(x.resp.n_headers, 2);
+  cr_assert_str_eq(x.resp.headers[0].name, "Y");
+  cr_assert_str_eq(x.resp.headers[1].name, "Z");
+  cr_assert_eq(x.resp.headers[1].value_len, 0);
+  cr_assert_str_eq(x.resp.headers[1].value, "");
+  cr_assert_eq(x.resp.status, 200);
+  cr_assert_eq(sc_tf_reader_next(r, &x, &err), SC_ECORRUPT);
+  char want[160];
+  snprintf(want, sizeof want, "dup.shdw corrupt at byte %zu: 'headers': name or value is not a string", off);
+  cr_assert(strstr(err.msg, want), "%s", err.msg);
+  sc_exchange_release(&x);
+  sc_tf_reader_close(r);
+  sc_buf_release(&out);
+}
+
 /* ---- truncation and corruption ---- */
 
 static int read_all(const uint8_t *p, size_t n, int *rc_out, struct sc_error *err) {

@@ -9,7 +9,8 @@
 #      (one target) on the same endpoint: requests/s of each and the ratio
 #      (goal >= 0.8);
 #   2. `--rate 5000/s` for 20 s: achieved rate (goal within 2%);
-#   3. peak RSS of --max replays of a file and of a 10x larger one (flat).
+#   3. peak RSS of --max replays of a file and of a 10x larger one: flat for
+#      the replay alone (--no-analyze); also shown with the end-of-run analysis.
 # Environment: WRK_SECONDS (10), RATE (5000), RATE_SECONDS (20), N (200000),
 # RATE_CONCURRENCY (1024), SKIP_RSS=1 skips part 3.
 set -u
@@ -98,7 +99,12 @@ grep -E '^  current' "$T/rate.err"
 
 # 3. peak RSS, 1x and 10x file
 [ "${SKIP_RSS:-0}" = 1 ] && exit 0
-/usr/bin/time -f %M -o "$T/rss1" "$SC" replay "$T/t.shdw" --current "$URL" --max --no-progress --db "$T/rss1.db" 2>/dev/null
-/usr/bin/time -f %M -o "$T/rss10" "$SC" replay "$T/t10.shdw" --current "$URL" --max --no-progress --db "$T/rss10.db" 2>/dev/null
-r1=$(tail -1 "$T/rss1"); r10=$(tail -1 "$T/rss10")
-awk -v a="$r1" -v b="$r10" -v n="$N" 'BEGIN {printf "peak RSS: %d exchanges %d kB, %d exchanges %d kB (x%.2f)\n", n, a, n * 10, b, b / a}'
+# replay alone (--no-analyze): the engine's memory must not grow with the file
+for a in no-analyze analyze; do
+  flag=; [ $a = no-analyze ] && flag=--no-analyze
+  /usr/bin/time -f %M -o "$T/rss1" "$SC" replay "$T/t.shdw" --current "$URL" --max --no-progress $flag --db "$T/rss1-$a.db" 2>/dev/null
+  /usr/bin/time -f %M -o "$T/rss10" "$SC" replay "$T/t10.shdw" --current "$URL" --max --no-progress $flag --db "$T/rss10-$a.db" 2>/dev/null
+  r1=$(tail -1 "$T/rss1"); r10=$(tail -1 "$T/rss10")
+  what="replay alone (--no-analyze)"; [ $a = analyze ] && what="replay + end-of-run analysis (grows with the run, like 'shadowctl analyze')"
+  awk -v a="$r1" -v b="$r10" -v n="$N" -v w="$what" 'BEGIN {printf "peak RSS, %s: %d exchanges %d kB, %d exchanges %d kB (x%.2f)\n", w, n, a, n * 10, b, b / a}'
+done

@@ -570,7 +570,9 @@ static void on_flush(uv_timer_t *h) {
 static void draw_status(struct rp_engine *eng, int final) {
   if (!eng->cfg->status_line || final) return;
   uint64_t now = sc_clock_mono_ns();
-  double dt = eng->last_status_ns ? (double)(now - eng->last_status_ns) / 1e9 : 0;
+  /* rates over the time since the previous line (or since the start) */
+  uint64_t since = eng->last_status_ns ? eng->last_status_ns : eng->start_ns;
+  double dt = now > since ? (double)(now - since) / 1e9 : 0;
   eng->last_status_ns = now;
   char line[512];
   size_t off = 0;
@@ -591,6 +593,13 @@ static void draw_status(struct rp_engine *eng, int final) {
   double pct = -1;
   if (eng->cfg->limit) pct = (double)eng->dispatched / (double)eng->cfg->limit;
   else if (eng->cfg->duration_s > 0) pct = el / eng->cfg->duration_s;
+  else if (!eng->cfg->loop && eng->src->progress) {
+    /* the reader runs ahead of what was sent: estimate the file's exchanges
+     * from what was read so far, then the share of them dispatched */
+    double f = eng->src->progress(eng->src->ctx);
+    uint64_t rd = eng->loaded + eng->filtered;
+    if (f > 0 && rd > 0) pct = (double)eng->dispatched / ((double)rd / f);
+  }
   char eta[32] = "";
   if (pct > 0.001 && pct < 1) {
     char d[24];

@@ -60,6 +60,9 @@ struct sc_replay_source {
   void *ctx;
   /* capture loss carried into the run (may be filled after the first next()) */
   int (*capture_stats)(void *ctx, int64_t out[7]); /* exchanges, kdrops, gaps, trunc, unpaired, first, last; NULL ok */
+  /* share of the source consumed (0..1), < 0 unknown; NULL ok. Gives the
+   * status line its progress and ETA when neither --limit nor --duration does. */
+  double (*progress)(void *ctx);
 };
 
 struct sc_replay_cfg {

@@ -104,6 +104,11 @@ static int tf_rewind(void *ctx, struct sc_error *err) {
   return sc_tf_reader_open(&s->r, s->path, err);
 }
 
+static double tf_progress(void *ctx) {
+  struct tf_src *s = ctx;
+  return s->r ? sc_tf_reader_progress(s->r) : -1;
+}
+
 static int tf_stats(void *ctx, int64_t out[7]) {
   struct tf_src *s = ctx;
   const struct sc_tf_stats *st = s->r ? sc_tf_reader_stats(s->r) : NULL;
@@ -448,7 +453,7 @@ int cmd_replay(int argc, char **argv) {
     ret = sc_cli_error("replay", &err);
     goto out;
   }
-  struct sc_replay_source rs = {tf_next, tf_rewind, &src, tf_stats};
+  struct sc_replay_source rs = {tf_next, tf_rewind, &src, tf_stats, tf_progress};
   struct sc_replay_summary sum;
   int rc = sc_replay_run(&cfg, &rs, db, &sum, &err);
   if (sum.run_id > 0) print_summary(&cfg, &sum);

@@ -19,6 +19,7 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -34,6 +35,8 @@
 struct sc_tf_reader {
   char *path;
   int fd, own_fd;
+  uint64_t src_size;      /* regular file or memory: its size; 0 unknown (pipe) */
+  uint64_t src_bytes;     /* bytes taken from the source so far */
   const uint8_t *mem;     /* memory source (fuzzing, tests) */
   size_t mem_len, mem_pos;
   ZSTD_DCtx *dctx;        /* NULL when plain */
@@ -67,6 +70,7 @@ static int src_read(struct sc_tf_reader *r, uint8_t *p, size_t n, size_t *got, s
     memcpy(p, r->mem + r->mem_pos, k);
     r->mem_pos += k;
     *got = k;
+    r->src_bytes += k;
     return 0;
   }
   for (;;) {
@@ -78,6 +82,7 @@ static int src_read(struct sc_tf_reader *r, uint8_t *p, size_t n, size_t *got, s
                           strerror(e));
     }
     *got = (size_t)k;
+    r->src_bytes += (uint64_t)k;
     return 0;
   }
 }
@@ -755,6 +760,8 @@ int sc_tf_reader_open(struct sc_tf_reader **out, const char *path, struct sc_err
       goto out;
     }
     r->own_fd = 1;
+    struct stat st;
+    if (!fstat(r->fd, &st) && S_ISREG(st.st_mode)) r->src_size = (uint64_t)st.st_size;
   }
   rc = reader_open_common(r, err);
 out:
@@ -866,6 +873,16 @@ const struct sc_tf_stats *sc_tf_reader_stats(const struct sc_tf_reader *r) {
 uint64_t sc_tf_reader_count(const struct sc_tf_reader *r) { return r->count; }
 
 uint64_t sc_tf_reader_offset(const struct sc_tf_reader *r) { return r->base + r->start + r->preamble; }
+
+double sc_tf_reader_progress(const struct sc_tf_reader *r) {
+  uint64_t size = r->mem ? r->mem_len : r->src_size;
+  if (!size) return -1;
+  /* plain: the parse offset is a file offset; zstd: compressed bytes handed
+   * to the decoder (it decodes ahead by at most one block) */
+  uint64_t used = r->dctx ? r->src_bytes - (r->in_len - r->in_pos) : sc_tf_reader_offset(r);
+  double f = (double)used / (double)size;
+  return f > 1 ? 1 : f;
+}
 
 void sc_tf_reader_close(struct sc_tf_reader *r) {
   if (!r) return;

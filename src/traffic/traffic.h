@@ -95,6 +95,9 @@ const struct sc_tf_stats *sc_tf_reader_stats(const struct sc_tf_reader *r);
 /* Exchanges returned so far; byte offset in the (decompressed) stream. */
 uint64_t sc_tf_reader_count(const struct sc_tf_reader *r);
 uint64_t sc_tf_reader_offset(const struct sc_tf_reader *r);
+/* Share of the file's bytes read so far (0..1; reads run ahead by up to one
+ * 64 KiB chunk), or -1 when the size is unknown (standard input, a pipe). */
+double sc_tf_reader_progress(const struct sc_tf_reader *r);
 void sc_tf_reader_close(struct sc_tf_reader *r);
 
 void sc_tf_header_release(struct sc_tf_header *h);

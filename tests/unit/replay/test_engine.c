@@ -207,7 +207,7 @@ static char *qs(sqlite3 *db, const char *sql) {
 }
 
 static int run(struct sc_replay_cfg *cfg, struct memsrc *m, sqlite3 *db, struct sc_replay_summary *sum) {
-  struct sc_replay_source src = {mem_next, NULL, m, NULL};
+  struct sc_replay_source src = {mem_next, NULL, m, NULL, NULL};
   struct sc_error e;
   sc_error_init(&e);
   return sc_replay_run(cfg, &src, db, sum, &e);

@@ -699,3 +699,51 @@ Test(tf, full_disk_gives_enospc_and_a_readable_prefix) {
   unlink(path);
   free(path);
 }
+
+/* Progress for the replay status line: for a plain file exactly the share of
+ * the file parsed; for a zstd file the compressed input handed to the
+ * decoder (it runs ahead by at most a flush group of 256 exchanges); 1 at
+ * the end. */
+Test(tf, progress_tracks_the_share_of_the_file_read) {
+  double plain_at[3] = {0}, at[3];
+  for (int compress = 0; compress <= 1; compress++) {
+    const struct variant *v = compress ? &variants[0] : &variants[1];
+    char *path = tmpname();
+    write_file(path, v, 20000, 0, NULL, 1);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    struct sc_error err;
+    sc_error_init(&err);
+    struct sc_tf_reader *r = NULL;
+    cr_assert_eq(sc_tf_reader_open(&r, path, &err), 0, "%s", err.msg);
+    struct sc_exchange x;
+    memset(&x, 0, sizeof x);
+    int k = 0;
+    for (int i = 1; i <= 20000; i++) {
+      cr_assert_eq(sc_tf_reader_next(r, &x, &err), 1, "%s", err.msg);
+      sc_exchange_release(&x);
+      if (i == 5000 || i == 10000 || i == 15000) {
+        at[k] = sc_tf_reader_progress(r);
+        if (!compress) {
+          double want = (double)sc_tf_reader_offset(r) / (double)st.st_size;
+          cr_assert(at[k] > want - 1e-9 && at[k] < want + 1e-9, "plain: %.4f, offset share %.4f", at[k], want);
+          plain_at[k] = at[k];
+        } else {
+          /* the bodies compress to about the same size whatever their
+           * length, so the compressed share follows the exchange share */
+          double want = (double)i / 20000.0;
+          cr_assert(at[k] > want - 0.05 && at[k] < want + 0.05,
+                    "zstd progress %.3f after %.0f%% of the exchanges (plain file at %.3f)", at[k], want * 100,
+                    plain_at[k]);
+        }
+        if (k) cr_assert_gt(at[k], at[k - 1], "%s: progress went back", v->name);
+        k++;
+      }
+    }
+    cr_assert_eq(sc_tf_reader_next(r, &x, &err), 0, "%s", err.msg);
+    cr_assert_geq(sc_tf_reader_progress(r), 0.99, "%s: progress %.3f at the end", v->name, sc_tf_reader_progress(r));
+    sc_tf_reader_close(r);
+    unlink(path);
+    free(path);
+  }
+}

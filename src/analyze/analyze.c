@@ -876,8 +876,9 @@ static int run_metrics(struct ctx *c) {
     if (sqlite3_step(st) == SQLITE_ROW) last_import = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    char det[64];
-    snprintf(det, sizeof det, "{\"label_import\":%lld}", (long long)last_import);
+    char det[96], cid[17];
+    sc_config_analysis_id(c->cfg, cid);
+    snprintf(det, sizeof det, "{\"label_import\":%lld,\"config\":\"%s\"}", (long long)last_import, cid);
     double lo, hi;
     int64_t n = (int64_t)c->nx;
     sc_stats_wilson(labelled, n, c->z, &lo, &hi);

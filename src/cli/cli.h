@@ -16,6 +16,7 @@
 
 #include "cli/opts.h"
 #include "gate/verdict.h"
+#include "util/config.h"
 #include "util/err.h"
 
 struct sc_cmd {
@@ -31,6 +32,16 @@ int sc_cli_error(const char *cmd, const struct sc_error *err);
 /* Input and usage classes (parse errors, missing files, bad values) -> 2;
  * everything else -> 1. */
 int sc_cli_exit_for(int code);
+
+/* shadow.yaml options shared by replay, analyze, report and gate: loads
+ * `path` (may be NULL) over cfg, then each --set KEY=VALUE in order. */
+int sc_cli_load_config(struct sc_config *cfg, const char *path, const char *const *sets, size_t nsets,
+                       struct sc_error *err) SC_MUST_CHECK;
+#define SC_CLI_MAX_SETS 32
+#define SC_CLI_SET_HELP                                                                                   \
+  "Override one shadow.yaml value after --config: KEY is its dotted path, VALUE is YAML, e.g. "          \
+  "--set decision.score_path='$.probability' --set decision.threshold=0.7 --set "                         \
+  "'diff.ignore=[$.meta.*, $..ts]' --set request_key='$.txn_id'. Repeatable."
 
 #define SC_DECLARE_CMD(n)                          \
   extern const struct sc_cmd_desc cmd_##n##_desc; \

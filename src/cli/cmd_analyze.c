@@ -13,7 +13,7 @@
 #include "store/db.h"
 #include "util/config.h"
 
-enum { OPT_DB = 1, OPT_RUN, OPT_CONFIG, OPT_SLICE, OPT_STEP, OPT_NO_SUMMARY };
+enum { OPT_DB = 1, OPT_RUN, OPT_CONFIG, OPT_SET, OPT_SLICE, OPT_STEP, OPT_NO_SUMMARY };
 
 static const struct sc_opt opts[] = {
   {OPT_DB, "db", 'd', SC_ARG_REQUIRED, "FILE", "Results database written by 'shadowctl replay' (required)."},
@@ -21,6 +21,7 @@ static const struct sc_opt opts[] = {
   {OPT_CONFIG, "config", 'c', SC_ARG_REQUIRED, "FILE",
    "shadow.yaml: request key, decision rule, ignore paths, tolerances, noise, statistics, slices "
    "(default: built-in defaults, see schemas/shadow.example.yaml)."},
+  {OPT_SET, "set", 0, SC_ARG_REQUIRED, "KEY=VALUE", SC_CLI_SET_HELP},
   {OPT_SLICE, "slice", 's', SC_ARG_REQUIRED, "PATH",
    "Break flips, positive rate, FPR and latency down by a request field ($.country) or header "
    "(header:X-Region); repeatable. Significance is corrected for multiple testing (Holm, or BH)."},
@@ -157,8 +158,8 @@ static void summary(sqlite3 *db, int64_t run, int step) {
 
 int cmd_analyze(int argc, char **argv) {
   const char *dbpath = NULL, *run = "latest", *cfgpath = NULL;
-  const char *slices[16];
-  size_t nslices = 0;
+  const char *slices[16], *sets[SC_CLI_MAX_SETS];
+  size_t nslices = 0, nsets = 0;
   int step = -1, quiet = 0;
   struct sc_optparser op;
   sc_opts_begin(&op, &cmd_analyze_desc, argc, argv);
@@ -171,6 +172,14 @@ int cmd_analyze(int argc, char **argv) {
     case OPT_DB: dbpath = arg; break;
     case OPT_RUN: run = arg; break;
     case OPT_CONFIG: cfgpath = arg; break;
+    case OPT_SET:
+      if (nsets == SC_CLI_MAX_SETS) {
+        sc_opts_usage_error(&cmd_analyze_desc, "at most %d --set options", SC_CLI_MAX_SETS);
+        sc_opts_end(&op);
+        return SC_EXIT_USAGE;
+      }
+      sets[nsets++] = arg;
+      break;
     case OPT_SLICE:
       if (nslices == 16 || (strncmp(arg, "header:", 7) && arg[0] != '$')) {
         sc_opts_usage_error(&cmd_analyze_desc, nslices == 16 ? "at most 16 --slice options" :
@@ -212,10 +221,8 @@ int cmd_analyze(int argc, char **argv) {
     sc_error_set(&err, rc, "out of memory");
     goto fail;
   }
-  if (cfgpath) {
-    rc = sc_config_load(&cfg, cfgpath, &err);
-    if (rc) goto fail;
-  }
+  rc = sc_cli_load_config(&cfg, cfgpath, sets, nsets, &err);
+  if (rc) goto fail;
   rc = sc_db_open(&db, dbpath, 0, &err);
   if (rc) goto fail;
   int64_t run_id = 0;

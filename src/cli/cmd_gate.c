@@ -18,12 +18,13 @@
 #include "store/db.h"
 #include "util/config.h"
 
-enum { OPT_DB = 1, OPT_CONFIG, OPT_RUN, OPT_STEP, OPT_JUNIT, OPT_VERDICT, OPT_CRITERION, OPT_JSON };
+enum { OPT_DB = 1, OPT_CONFIG, OPT_SET, OPT_RUN, OPT_STEP, OPT_JUNIT, OPT_VERDICT, OPT_CRITERION, OPT_JSON };
 
 static const struct sc_opt opts[] = {
   {OPT_DB, "db", 0, SC_ARG_REQUIRED, "FILE", "Results database (default results.db)."},
   {OPT_CONFIG, "config", 'c', SC_ARG_REQUIRED, "FILE",
    "shadow.yaml with the acceptance criteria (default: the built-in criteria)."},
+  {OPT_SET, "set", 0, SC_ARG_REQUIRED, "KEY=VALUE", SC_CLI_SET_HELP},
   {OPT_RUN, "run", 0, SC_ARG_REQUIRED, "ID", "Run to judge: a run id or 'latest' (default)."},
   {OPT_STEP, "step", 0, SC_ARG_REQUIRED, "N", "Judge only progressive step N (0-based) instead of the whole run."},
   {OPT_CRITERION, "criterion", 0, SC_ARG_REQUIRED, "EXPR",
@@ -102,6 +103,8 @@ static int write_json(const char *path, json_t *j, struct sc_error *err) {
 int cmd_gate(int argc, char **argv) {
   const struct sc_cmd_desc *d = &cmd_gate_desc;
   const char *db_path = "results.db", *config = NULL, *run_spec = "latest", *junit = NULL, *verdict = NULL;
+  const char *sets[SC_CLI_MAX_SETS];
+  size_t nsets = 0;
   int step = -1, json_out = 0, ret = SC_EXIT_USAGE, rc;
   struct sc_criterion *flags = NULL, *all = NULL;
   size_t nflags = 0, nall = 0;
@@ -126,6 +129,13 @@ int cmd_gate(int argc, char **argv) {
     case SC_OPT_ERROR: goto out;
     case OPT_DB: db_path = arg; break;
     case OPT_CONFIG: config = arg; break;
+    case OPT_SET:
+      if (nsets == SC_CLI_MAX_SETS) {
+        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
+        goto out;
+      }
+      sets[nsets++] = arg;
+      break;
     case OPT_RUN: run_spec = arg; break;
     case OPT_STEP: {
       unsigned long long v;
@@ -155,7 +165,7 @@ int cmd_gate(int argc, char **argv) {
   rc = sc_config_init_defaults(&cfg);
   cfg_ok = 1;
   if (rc) { sc_error_set(&err, rc, "out of memory"); ret = sc_cli_error(d->name, &err); goto out; }
-  if (config && sc_config_load(&cfg, config, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
+  if (sc_cli_load_config(&cfg, config, sets, nsets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
 
   /* Criteria: config (or built-in defaults) plus flags; flags alone replace defaults. */
   size_t nbase = (nflags && !config) ? 0 : cfg.n_criteria;

@@ -23,7 +23,7 @@ enum {
   OPT_CURRENT = 1, OPT_CANDIDATE, OPT_SECONDARY, OPT_DB, OPT_CONFIG, OPT_SHADOW, OPT_CANARY, OPT_STEPS,
   OPT_STEP_DURATION, OPT_STEP_EXCHANGES, OPT_KEY, OPT_SEED, OPT_SPEED, OPT_RATE, OPT_MAX, OPT_CONCURRENCY,
   OPT_POOL, OPT_TIMEOUT, OPT_DURATION, OPT_LIMIT, OPT_LOOP, OPT_KEEP_HOST, OPT_HEADER, OPT_SHADOW_HEADER,
-  OPT_NO_SHADOW_HEADER, OPT_METHODS, OPT_BODY_CAP, OPT_NO_PROGRESS, OPT_NO_ANALYZE,
+  OPT_NO_SHADOW_HEADER, OPT_METHODS, OPT_BODY_CAP, OPT_NO_PROGRESS, OPT_NO_ANALYZE, OPT_SET,
 };
 
 static const struct sc_opt opts[] = {
@@ -54,6 +54,7 @@ static const struct sc_opt opts[] = {
   {OPT_NO_SHADOW_HEADER, "no-shadow-header", 0, SC_ARG_NONE, NULL, "Do not mark replayed requests."},
   {OPT_METHODS, "methods", 0, SC_ARG_REQUIRED, "LIST", "Replay only these methods (e.g. POST,PUT)."},
   {OPT_BODY_CAP, "body-cap", 0, SC_ARG_REQUIRED, "SIZE", "Response bytes stored per answer (default 1M); longer bodies are hashed in full and flagged truncated. Responses over 64M are cut and recorded as too_large."},
+  {OPT_SET, "set", 0, SC_ARG_REQUIRED, "KEY=VALUE", SC_CLI_SET_HELP},
   {OPT_NO_ANALYZE, "no-analyze", 0, SC_ARG_NONE, NULL, "Do not analyse the run when it ends (by default the analysis runs, as 'shadowctl analyze' would, so report and gate read it at once)."},
   {OPT_NO_PROGRESS, "no-progress", 0, SC_ARG_NONE, NULL, "No status line (a live line on a terminal, a plain line every 10 s otherwise)."},
   {0, NULL, 0, SC_ARG_NONE, NULL, NULL},
@@ -229,6 +230,8 @@ int cmd_replay(int argc, char **argv) {
   struct sc_config conf;
   int conf_init = 0;
   const char *db_path = "results.db", *config_path = NULL, *key = NULL;
+  const char *sets[SC_CLI_MAX_SETS];
+  size_t nsets = 0;
   const char **headers = NULL;
   size_t n_headers = 0;
   double *steps = NULL;
@@ -259,6 +262,13 @@ int cmd_replay(int argc, char **argv) {
     case OPT_SECONDARY: cfg.url[SC_T_SECONDARY] = arg; break;
     case OPT_DB: db_path = arg; break;
     case OPT_CONFIG: config_path = arg; break;
+    case OPT_SET:
+      if (nsets == SC_CLI_MAX_SETS) {
+        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
+        goto out;
+      }
+      sets[nsets++] = arg;
+      break;
     case OPT_SHADOW:
       shadow = 1;
       cfg.fraction = 1.0;
@@ -422,7 +432,7 @@ int cmd_replay(int argc, char **argv) {
   }
   if (sc_config_init_defaults(&conf)) goto out;
   conf_init = 1;
-  if (config_path && sc_config_load(&conf, config_path, &err)) {
+  if (sc_cli_load_config(&conf, config_path, sets, nsets, &err)) {
     ret = sc_cli_error("replay", &err);
     goto out;
   }

@@ -14,7 +14,7 @@
 #include "store/db.h"
 #include "util/config.h"
 
-enum { OPT_DB = 1, OPT_RUN, OPT_OUT, OPT_FORMAT, OPT_CONFIG, OPT_TEMPLATES };
+enum { OPT_DB = 1, OPT_RUN, OPT_OUT, OPT_FORMAT, OPT_CONFIG, OPT_SET, OPT_TEMPLATES };
 
 static const struct sc_opt opts[] = {
   {OPT_DB, "db", 0, SC_ARG_REQUIRED, "FILE", "Results database (default results.db)."},
@@ -24,6 +24,7 @@ static const struct sc_opt opts[] = {
    "html (default), json, junit or markdown; guessed from the -o extension when not given."},
   {OPT_CONFIG, "config", 'c', SC_ARG_REQUIRED, "FILE",
    "shadow.yaml whose acceptance criteria the verdict section shows (default: built-in criteria)."},
+  {OPT_SET, "set", 0, SC_ARG_REQUIRED, "KEY=VALUE", SC_CLI_SET_HELP},
   {OPT_TEMPLATES, "templates", 0, SC_ARG_REQUIRED, "DIR",
    "Render the HTML from the templates in DIR (report.html.tmpl, style.css, criteria.html.tmpl, "
    "examples.html.tmpl; a file missing there uses the built-in copy). Default: $SHADOWCTL_TEMPLATES, else the "
@@ -61,6 +62,8 @@ int cmd_report(int argc, char **argv) {
   const struct sc_cmd_desc *d = &cmd_report_desc;
   const char *db_path = "results.db", *run_spec = "latest", *out = "report.html", *config = NULL,
              *templates = getenv("SHADOWCTL_TEMPLATES");
+  const char *sets[SC_CLI_MAX_SETS];
+  size_t nsets = 0;
   int format = -1, ret = SC_EXIT_USAGE, cfg_ok = 0;
   struct sc_config cfg;
   sqlite3 *db = NULL;
@@ -85,6 +88,13 @@ int cmd_report(int argc, char **argv) {
     case OPT_RUN: run_spec = arg; break;
     case OPT_OUT: out = arg; break;
     case OPT_CONFIG: config = arg; break;
+    case OPT_SET:
+      if (nsets == SC_CLI_MAX_SETS) {
+        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
+        goto out;
+      }
+      sets[nsets++] = arg;
+      break;
     case OPT_TEMPLATES: templates = arg; break;
     case OPT_FORMAT:
       format = sc_report_format_parse(arg);
@@ -104,7 +114,7 @@ int cmd_report(int argc, char **argv) {
   int rc = sc_config_init_defaults(&cfg);
   cfg_ok = 1;
   if (rc) { sc_error_set(&err, rc, "out of memory"); ret = sc_cli_error(d->name, &err); goto out; }
-  if (config && sc_config_load(&cfg, config, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
+  if (sc_cli_load_config(&cfg, config, sets, nsets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
   if (sc_db_open(&db, db_path, 0, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
   int64_t run_id;
   if (sc_analyze_resolve_run(db, run_spec, &run_id, &err)) { ret = sc_cli_error(d->name, &err); goto out; }

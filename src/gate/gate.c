@@ -13,20 +13,26 @@
 #include "store/db.h"
 
 /* 1 when metrics rows exist for (run_id, step), 0 when none, <0 error. */
-/* 1 when the run (step) has an analysis made after the last labels import,
- * 0 when it has none or labels were imported since (it is then redone). */
-static int have_metrics(sqlite3 *db, int64_t run_id, int step, struct sc_error *err) {
+/* 1 when the run (step) has an analysis made under the same configuration
+ * (decision rule, diff rules, ...) after the last labels import; 0 when it
+ * has none, labels were imported since, or it was made under another
+ * configuration (it is then redone). */
+static int have_metrics(sqlite3 *db, int64_t run_id, int step, const struct sc_config *cfg, struct sc_error *err) {
   sqlite3_stmt *st = NULL;
   int rc = sc_db_prepare(db, &st,
                          "SELECT count(*) > 0 AND NOT EXISTS (SELECT 1 FROM metrics WHERE run_id = ?1 AND "
                          "((?2 < 0 AND step IS NULL) OR step = ?2) AND name = 'label_coverage' AND target = 'all' "
-                         "AND coalesce(json_extract(detail, '$.label_import'), 0) < "
-                         "(SELECT coalesce(max(id), 0) FROM label_imports)) "
+                         "AND (coalesce(json_extract(detail, '$.label_import'), 0) < "
+                         "(SELECT coalesce(max(id), 0) FROM label_imports) "
+                         "OR coalesce(json_extract(detail, '$.config'), '') <> ?3)) "
                          "FROM metrics WHERE run_id = ?1 AND ((?2 < 0 AND step IS NULL) OR step = ?2)",
                          err);
   if (rc) return rc;
   sqlite3_bind_int64(st, 1, run_id);
   sqlite3_bind_int(st, 2, step);
+  char cid[17];
+  sc_config_analysis_id(cfg, cid);
+  sqlite3_bind_text(st, 3, cid, -1, SQLITE_TRANSIENT);
   int s = sqlite3_step(st);
   if (s == SQLITE_ROW) rc = sqlite3_column_int64(st, 0) > 0;
   else rc = sc_db_err(db, "reading metrics", err);
@@ -55,7 +61,7 @@ int sc_gate_eval_criteria(sqlite3 *db, int64_t run_id, int step, const struct sc
   out->step = step < 0 ? -1 : step;
   int rc = run_exists(db, run_id, err);
   if (rc) return rc;
-  rc = have_metrics(db, run_id, out->step, err);
+  rc = have_metrics(db, run_id, out->step, cfg, err);
   if (rc < 0) return rc;
   if (rc == 0) {
     rc = sc_analyze_run(db, run_id, out->step, cfg, err);

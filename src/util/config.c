@@ -5,6 +5,7 @@
  * schemas/shadow.schema.json, schemas/shadow.example.yaml, YAML 1.1 (libyaml).
  */
 #include "util/config.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -691,6 +692,73 @@ int sc_config_load_buffer(struct sc_config *cfg, const char *name, const char *d
 out:
   if (have_doc) yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
+  return rc;
+}
+
+void sc_config_analysis_id(const struct sc_config *cfg, char out[17]) {
+  /* FNV-1a 64 of the configuration as canonical JSON, without its file path
+   * and its acceptance criteria (they do not change what analysis stores) */
+  uint64_t h = 1469598103934665603ull;
+  char *js = cfg ? sc_config_to_json(cfg) : NULL;
+  json_t *j = js ? json_loads(js, 0, NULL) : NULL;
+  free(js);
+  js = NULL;
+  if (j) {
+    json_object_del(j, "path");
+    json_object_del(j, "criteria");
+    js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(j);
+  }
+  for (const char *p = js ? js : ""; *p; p++) {
+    h ^= (unsigned char)*p;
+    h *= 1099511628211ull;
+  }
+  free(js);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+int sc_config_apply_set(struct sc_config *cfg, const char *assignment, struct sc_error *err) {
+  const char *eq = strchr(assignment, '=');
+  if (!eq || eq == assignment || !eq[1])
+    return sc_error_set(err, SC_ECONFIG, "--set '%s': expected KEY=VALUE, e.g. decision.threshold=0.7", assignment);
+  size_t klen = (size_t)(eq - assignment);
+  int depth = 1;
+  for (size_t i = 0; i < klen; i++) {
+    char ch = assignment[i];
+    if (ch == '.') {
+      if (i == 0 || i + 1 == klen || assignment[i - 1] == '.')
+        return sc_error_set(err, SC_ECONFIG, "--set '%s': empty part in key '%.*s'", assignment, (int)klen,
+                            assignment);
+      depth++;
+    } else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) {
+      return sc_error_set(err, SC_ECONFIG, "--set '%s': key '%.*s' may hold only a-z, 0-9, '_' and '.'",
+                          assignment, (int)klen, assignment);
+    }
+  }
+  if (strpbrk(eq + 1, "\r\n"))
+    return sc_error_set(err, SC_ECONFIG, "--set '%s': the value must be one line", assignment);
+  /* KEY a.b.c and VALUE v become the one-line YAML document {a: {b: {c: v}}},
+   * overlaid like a file (so the same checks and messages apply). */
+  struct sc_buf y;
+  sc_buf_init(&y, SC_MAX_CONFIG_BYTES);
+  int rc = SC_OK;
+  const char *k = assignment;
+  for (int d = 0; d < depth && !rc; d++) {
+    const char *dot = memchr(k, '.', (size_t)(eq - k));
+    size_t n = dot ? (size_t)(dot - k) : (size_t)(eq - k);
+    rc = sc_buf_printf(&y, "{%.*s: ", (int)n, k);
+    k += n + 1;
+  }
+  if (!rc) rc = sc_buf_puts(&y, eq + 1);
+  for (int d = 0; d < depth && !rc; d++) rc = sc_buf_puts(&y, "}");
+  if (rc) {
+    sc_buf_release(&y);
+    return sc_error_set(err, rc, "--set '%s': value too long", assignment);
+  }
+  char name[256];
+  snprintf(name, sizeof name, "--set '%s' (as YAML '%s')", assignment, y.p);
+  rc = sc_config_load_buffer(cfg, name, y.p, y.len, err);
+  sc_buf_release(&y);
   return rc;
 }
 

@@ -126,6 +126,17 @@ int sc_config_load(struct sc_config *cfg, const char *path, struct sc_error *err
 int sc_config_load_buffer(struct sc_config *cfg, const char *name, const char *data, size_t n,
                           struct sc_error *err) SC_MUST_CHECK;
 
+/* Overlays one command-line assignment "KEY=VALUE" (--set), where KEY is a
+ * dotted path of shadow.yaml keys (decision.threshold, diff.ignore) and
+ * VALUE is YAML (0.7, "$.score", [$.meta.*, $..ts]). It is loaded as the
+ * document {a: {b: VALUE}}, so every check of a file applies; errors name
+ * the assignment. */
+int sc_config_apply_set(struct sc_config *cfg, const char *assignment, struct sc_error *err) SC_MUST_CHECK;
+
+/* A 16-hex-digit id of everything in cfg that changes what an analysis
+ * stores (all but the file path and the acceptance criteria). */
+void sc_config_analysis_id(const struct sc_config *cfg, char out[17]);
+
 void sc_config_release(struct sc_config *cfg);
 
 /* "<", "<=", ... for a comparison; parses one back (-1 if unknown). */

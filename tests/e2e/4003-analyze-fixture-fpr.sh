@@ -57,5 +57,17 @@ flips=$(sqlite3 "$DB" "SELECT sum(json_extract(c.body, '\$.decision') = 'legit' 
 ps() { sqlite3 "$DB" "SELECT noisy || regression FROM path_stats WHERE run_id = $run AND step IS NULL AND path = '$1'"; }
 [ "$(ps '$.request_id')" = 10 ] || fail "request_id: noisy|regression = $(ps '$.request_id')"
 [ "$(ps '$.score')" = 01 ] || fail "score: noisy|regression = $(ps '$.score')"
+# gate and report judge under the configuration they are given: a different
+# decision rule (--set) redoes the analysis, the original rule brings it back
+pr0=$(v value positive_rate candidate)
+"$SHADOWCTL" gate --db "$DB" --run "$run" --set decision.threshold=0.95 >/dev/null 2>"$T/g1.err"
+[ $? -le 3 ] || fail "gate --set: $(cat "$T/g1.err")"
+pr1=$(v value positive_rate candidate)
+awk -v a="$pr0" -v b="$pr1" 'BEGIN { exit !(b < a / 2) }' || fail "--set decision.threshold=0.95: positive rate $pr0 -> $pr1"
+"$SHADOWCTL" gate --db "$DB" --run "$run" >/dev/null 2>&1
+[ "$(v value positive_rate candidate)" = "$pr0" ] || fail "default rule did not restore the positive rate: $(v value positive_rate candidate) vs $pr0"
+"$SHADOWCTL" gate --db "$DB" --run "$run" --set decision.threshold=abc >/dev/null 2>"$T/g2.err"
+expect_status 2 $? "gate --set with a bad value"
+grep -q "decision.threshold=abc" "$T/g2.err" || fail "bad --set not named: $(cat "$T/g2.err")"
 echo "fpr current $(v value fpr current) [$(v ci_lo fpr current), $(v ci_hi fpr current)], candidate $(v value fpr candidate) [$(v ci_lo fpr candidate), $(v ci_hi fpr candidate)]; flips $flips"
 pass

@@ -137,3 +137,64 @@ Test(config, cmp_round_trip) {
   cr_assert(sc_cmp_eval(SC_CMP_GE, 100, 100));
   cr_assert_eq(sc_cmp_parse("~"), -1);
 }
+
+/* --set KEY=VALUE: each value of the file has a command-line equivalent,
+ * overlaid after the file with the file's checks and messages. */
+Test(config, set_overrides_after_the_file) {
+  struct sc_config c;
+  struct sc_error err;
+  cr_assert_eq(load(&c, "decision:\n  threshold: 0.6\n  score_path: \"$.s\"\n", &err), 0, "%s", err.msg);
+  cr_assert_eq(sc_config_apply_set(&c, "decision.threshold=0.75", &err), 0, "%s", err.msg);
+  cr_assert_eq(sc_config_apply_set(&c, "decision.score_path=$.probability", &err), 0, "%s", err.msg);
+  cr_assert_eq(sc_config_apply_set(&c, "diff.ignore=[$.meta.*, \"$..ts\"]", &err), 0, "%s", err.msg);
+  cr_assert_eq(sc_config_apply_set(&c, "request_key=header:X-Request-Id", &err), 0, "%s", err.msg);
+  cr_assert_float_eq(c.threshold, 0.75, 1e-12);
+  cr_assert_str_eq(c.score_path, "$.probability");
+  cr_assert_eq(c.n_ignore_paths, 2);
+  cr_assert_str_eq(c.ignore_paths[0], "$.meta.*");
+  cr_assert_str_eq(c.ignore_paths[1], "$..ts");
+  cr_assert_str_eq(c.request_key, "header:X-Request-Id");
+  sc_config_release(&c);
+}
+
+Test(config, set_mistakes_name_the_assignment) {
+  static const struct {
+    const char *set, *want;
+  } cases[] = {
+    {"decision.threshold", "expected KEY=VALUE"},
+    {"=1", "expected KEY=VALUE"},
+    {"decision.threshold=", "expected KEY=VALUE"},
+    {"decision..threshold=1", "empty part"},
+    {"Decision.threshold=1", "may hold only"},
+    {"decision.threshold=abc", "must be a number"},
+    {"nosuchkey=1", "unknown key 'nosuchkey'"},
+    {"decision.threshold=[1", "--set 'decision.threshold=[1'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct sc_config c;
+    struct sc_error err;
+    sc_error_init(&err);
+    cr_assert_eq(sc_config_init_defaults(&c), 0);
+    cr_assert_neq(sc_config_apply_set(&c, cases[i].set, &err), 0, "'%s' accepted", cases[i].set);
+    cr_assert(strstr(err.msg, cases[i].want), "'%s': message '%s' lacks '%s'", cases[i].set, err.msg, cases[i].want);
+    cr_assert(strstr(err.msg, "--set"), "'%s': message '%s' does not name --set", cases[i].set, err.msg);
+    cr_assert_float_eq(c.threshold, 0.5, 1e-12, "a failed --set changed the threshold");
+    sc_config_release(&c);
+  }
+}
+
+Test(config, analysis_id_ignores_path_and_criteria_only) {
+  struct sc_config a, b;
+  struct sc_error err;
+  char ia[17], ib[17];
+  cr_assert_eq(load(&a, "criteria:\n  - {metric: exchanges, target: all, min: 5}\n", &err), 0, "%s", err.msg);
+  cr_assert_eq(load(&b, "version: 1\n", &err), 0, "%s", err.msg);
+  sc_config_analysis_id(&a, ia);
+  sc_config_analysis_id(&b, ib);
+  cr_assert_str_eq(ia, ib, "criteria changed the analysis id");
+  cr_assert_eq(sc_config_apply_set(&b, "decision.threshold=0.7", &err), 0, "%s", err.msg);
+  sc_config_analysis_id(&b, ib);
+  cr_assert_str_neq(ia, ib, "the decision threshold did not change the analysis id");
+  sc_config_release(&a);
+  sc_config_release(&b);
+}

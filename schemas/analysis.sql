@@ -72,8 +72,10 @@
 --   noisy_paths          [candidate] number of paths with noise_rate > 0
 --   labelled             [target] responses whose request key has a label
 --   label_coverage       [all] share of exchanges whose request key has a label; detail
---                        {"label_import": K}: the last label_imports.id the analysis saw
---                        (gate and report redo an analysis older than the last import)
+--                        {"label_import": K, "config": ID}: the last label_imports.id the
+--                        analysis saw and the id of its configuration (all of shadow.yaml
+--                        but the criteria); gate and report redo an analysis older than
+--                        the last import or made under another configuration
 --   fpr, tpr, precision, recall  [target] with Wilson intervals (needs labels);
 --                        fpr = FP / (FP + TN) over labelled negatives
 --   fpr_delta, tpr_delta [candidate] candidate - current (absolute), interval

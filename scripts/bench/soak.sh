@@ -2,7 +2,9 @@
 # soak.sh - replay soak benchmark (not run by CI): SOAK_SECONDS (600) of
 # `shadowctl replay --shadow --rate RATE/s --loop` against two fixture model
 # servers, RSS of the replay sampled every second; prints the start and end
-# RSS and the least-squares slope (kB/min). A flat slope means no leak.
+# RSS and the least-squares slope (kB/min). A flat slope means no leak. The
+# replay runs with --no-analyze: the end-of-run analysis is measured by
+# scripts/bench/analyze.sh, this measures the replay engine.
 #
 #   scripts/bench/soak.sh [BUILD_DIR]     env: SOAK_SECONDS, RATE (1000)
 set -u
@@ -30,7 +32,7 @@ CUR=$(url_of cur)
 CAND=$(url_of cand)
 "$MK" -o "$T/t.shdw" --count 20000 >/dev/null
 "$SC" replay "$T/t.shdw" --current "$CUR" --candidate "$CAND" --shadow --rate "$RATE/s" --loop \
-  --duration "${SOAK_SECONDS}s" --no-progress --db "$T/soak.db" 2>"$T/replay.err" &
+  --duration "${SOAK_SECONDS}s" --no-progress --no-analyze --db "$T/soak.db" 2>"$T/replay.err" &
 RP=$!
 PIDS+=($RP)
 : >"$T/rss"

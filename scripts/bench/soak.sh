@@ -53,3 +53,11 @@ awk 'NR == 1 {s = $2} {n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2; 
            printf "RSS: start %d kB, end %d kB, peak %d kB, slope %.1f kB/min over %d samples\n", s, e, m, slope * 60, n }' "$T/rss"
 awk '$1 >= 10 {n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2}
      END { if (n > 2) printf "steady slope (after 10 s): %.1f kB/min\n", (n * sxy - sx * sy) / (n * sxx - sx * sx) * 60 }' "$T/rss"
+# by quarter of the run: a cache that is still filling flattens out, a leak
+# keeps its slope; also the RSS at each quarter's end
+awk -v q="$(awk 'END {print NR}' "$T/rss")" '
+  { k = int(4 * (NR - 1) / q); n[k]++; sx[k] += $1; sy[k] += $2; sxx[k] += $1 * $1; sxy[k] += $1 * $2; last[k] = $2 }
+  END { printf "by quarter (slope kB/min, RSS at end kB):";
+        for (k = 0; k < 4; k++) if (n[k] > 2)
+          printf " Q%d %.1f (%d)", k + 1, (n[k] * sxy[k] - sx[k] * sy[k]) / (n[k] * sxx[k] - sx[k] * sx[k]) * 60, last[k];
+        printf "\n" }' "$T/rss"

@@ -117,12 +117,18 @@ static int simple(struct ctx *c, const char *target, const char *name, double v,
 }
 
 /* rate with a Wilson interval and a one-sample mde */
-static int rate(struct ctx *c, const char *target, const char *name, int64_t k, int64_t n) {
+/* k of n as a rate with its Wilson interval; detail is the row's JSON or NULL. */
+static int rate_detail(struct ctx *c, const char *target, const char *name, int64_t k, int64_t n,
+                       const char *detail) {
   double lo, hi;
   sc_stats_wilson(k, n, c->z, &lo, &hi);
   double p = n ? (double)k / (double)n : NAN;
   return metric(c, target, name, p, n ? lo : NAN, n ? hi : NAN, n, NAN,
-                sc_stats_mde_prop(n ? p : 0, n, 0, c->cfg->alpha, c->cfg->power), NULL);
+                sc_stats_mde_prop(n ? p : 0, n, 0, c->cfg->alpha, c->cfg->power), detail);
+}
+
+static int rate(struct ctx *c, const char *target, const char *name, int64_t k, int64_t n) {
+  return rate_detail(c, target, name, k, n, NULL);
 }
 
 /* ---- scope and run facts ----------------------------------------------- */
@@ -868,8 +874,8 @@ static int run_metrics(struct ctx *c) {
   int64_t labelled = 0;
   for (size_t i = 0; i < c->nx; i++) labelled += c->x[i].label >= 0;
   {
-    /* detail records the last label import this analysis saw, so gate and
-     * report can tell an analysis made before a later 'labels import'. */
+    /* detail records the last label import this analysis saw and the id of
+     * its configuration, so gate and report can tell a stale analysis. */
     int64_t last_import = 0;
     rc = sc_db_prepare(c->db, &st, "SELECT coalesce(max(id), 0) FROM label_imports", c->err);
     if (rc) return rc;
@@ -879,12 +885,7 @@ static int run_metrics(struct ctx *c) {
     char det[96], cid[17];
     sc_config_analysis_id(c->cfg, cid);
     snprintf(det, sizeof det, "{\"label_import\":%lld,\"config\":\"%s\"}", (long long)last_import, cid);
-    double lo, hi;
-    int64_t n = (int64_t)c->nx;
-    sc_stats_wilson(labelled, n, c->z, &lo, &hi);
-    double p = n ? (double)labelled / (double)n : NAN;
-    rc = metric(c, "all", "label_coverage", p, n ? lo : NAN, n ? hi : NAN, n, NAN,
-                sc_stats_mde_prop(n ? p : 0, n, 0, c->cfg->alpha, c->cfg->power), det);
+    rc = rate_detail(c, "all", "label_coverage", labelled, (int64_t)c->nx, det);
   }
   if (rc) return rc;
   rc = sc_db_prepare(c->db, &st,

@@ -33,25 +33,8 @@
 
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
-static void msg_free(struct sc_http_msg *m) {
-  if (m->arena) {
-    free(m->arena);
-  } else {
-    free(m->method);
-    free(m->target);
-    free(m->reason);
-    for (size_t i = 0; i < m->n_headers; i++) {
-      free(m->headers[i].name);
-      free(m->headers[i].value);
-    }
-    free(m->headers);
-  }
-  free(m->body);
-  memset(m, 0, sizeof *m);
-}
-
 static void msg_reset(struct sc_http1 *h) {
-  msg_free(&h->m);
+  sc_http_msg_release(&h->m);
   sc_buf_reset(&h->head);
   h->n_hdrs = 0;
   h->start_done = h->in_name = h->in_value = 0;
@@ -263,7 +246,7 @@ static int cb_complete(http_parser *p) {
   uint64_t t_first = h->t_first;
   msg_reset(h);
   if (h->cbs.on_message) h->cbs.on_message(h->cbs.ud, h, &out, t_first, h->ts, flags);
-  else msg_free(&out);
+  else sc_http_msg_release(&out);
   return 0;
 oom:
   oom_flag = 1;

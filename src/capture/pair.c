@@ -43,27 +43,10 @@ struct sc_pair {
   const struct sc_reasm_conn *conn; /* borrowed: lives as long as the session */
 };
 
-static void msg_release(struct sc_http_msg *m) {
-  if (m->arena) {
-    free(m->arena);
-  } else {
-    free(m->method);
-    free(m->target);
-    free(m->reason);
-    for (size_t i = 0; i < m->n_headers; i++) {
-      free(m->headers[i].name);
-      free(m->headers[i].value);
-    }
-    free(m->headers);
-  }
-  free(m->body);
-  memset(m, 0, sizeof *m);
-}
-
 void sc_pair_exchange_release(struct sc_exchange *x) {
   if (!x) return;
-  msg_release(&x->req);
-  msg_release(&x->resp);
+  sc_http_msg_release(&x->req);
+  sc_http_msg_release(&x->resp);
   memset(x, 0, sizeof *x);
 }
 
@@ -128,7 +111,7 @@ static void on_request(struct sc_pair *pr, struct sc_http_msg *m, uint64_t t0, u
                        unsigned f) {
   struct pend *e = calloc(1, sizeof *e);
   if (!e) {
-    msg_release(m);
+    sc_http_msg_release(m);
     if (!pr->ctx->rc) pr->ctx->rc = sc_error_set(&pr->ctx->err, SC_ENOMEM, "out of memory");
     return;
   }
@@ -161,13 +144,13 @@ static void on_response(struct sc_pair *pr, struct sc_http_msg *m, uint64_t t0, 
       pr->head->x.flags |= SC_XF_INTERIM_1XX;
     else
       pr->interim_pending = 1;
-    msg_release(m);
+    sc_http_msg_release(m);
     return;
   }
   struct pend *e = pop(pr);
   if (!e) {
     pr->ctx->st.unpaired_responses++;
-    msg_release(m);
+    sc_http_msg_release(m);
     return;
   }
   e->x.resp = *m;

@@ -33,11 +33,18 @@ int sc_cli_error(const char *cmd, const struct sc_error *err);
  * everything else -> 1. */
 int sc_cli_exit_for(int code);
 
-/* shadow.yaml options shared by replay, analyze, report and gate: loads
- * `path` (may be NULL) over cfg, then each --set KEY=VALUE in order. */
-int sc_cli_load_config(struct sc_config *cfg, const char *path, const char *const *sets, size_t nsets,
-                       struct sc_error *err) SC_MUST_CHECK;
+/* shadow.yaml options shared by replay, analyze, report and gate. */
 #define SC_CLI_MAX_SETS 32
+struct sc_cli_sets {
+  const char *v[SC_CLI_MAX_SETS]; /* --set arguments, borrowed from argv */
+  size_t n;
+};
+/* Records one --set argument: 0, or SC_EXIT_USAGE after a usage message
+ * naming command d when there are too many. */
+int sc_cli_sets_add(struct sc_cli_sets *s, const struct sc_cmd_desc *d, const char *arg);
+/* Loads `path` (may be NULL) over cfg, then each --set KEY=VALUE in order. */
+int sc_cli_load_config(struct sc_config *cfg, const char *path, const struct sc_cli_sets *sets,
+                       struct sc_error *err) SC_MUST_CHECK;
 #define SC_CLI_SET_HELP                                                                                   \
   "Override one shadow.yaml value after --config: KEY is its dotted path, VALUE is YAML, e.g. "          \
   "--set decision.score_path='$.probability' --set decision.threshold=0.7 --set "                         \

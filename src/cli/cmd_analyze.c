@@ -158,8 +158,9 @@ static void summary(sqlite3 *db, int64_t run, int step) {
 
 int cmd_analyze(int argc, char **argv) {
   const char *dbpath = NULL, *run = "latest", *cfgpath = NULL;
-  const char *slices[16], *sets[SC_CLI_MAX_SETS];
-  size_t nslices = 0, nsets = 0;
+  const char *slices[16];
+  size_t nslices = 0;
+  struct sc_cli_sets sets = {{0}, 0};
   int step = -1, quiet = 0;
   struct sc_optparser op;
   sc_opts_begin(&op, &cmd_analyze_desc, argc, argv);
@@ -173,12 +174,10 @@ int cmd_analyze(int argc, char **argv) {
     case OPT_RUN: run = arg; break;
     case OPT_CONFIG: cfgpath = arg; break;
     case OPT_SET:
-      if (nsets == SC_CLI_MAX_SETS) {
-        sc_opts_usage_error(&cmd_analyze_desc, "at most %d --set options", SC_CLI_MAX_SETS);
+      if (sc_cli_sets_add(&sets, &cmd_analyze_desc, arg)) {
         sc_opts_end(&op);
         return SC_EXIT_USAGE;
       }
-      sets[nsets++] = arg;
       break;
     case OPT_SLICE:
       if (nslices == 16 || (strncmp(arg, "header:", 7) && arg[0] != '$')) {
@@ -221,7 +220,7 @@ int cmd_analyze(int argc, char **argv) {
     sc_error_set(&err, rc, "out of memory");
     goto fail;
   }
-  rc = sc_cli_load_config(&cfg, cfgpath, sets, nsets, &err);
+  rc = sc_cli_load_config(&cfg, cfgpath, &sets, &err);
   if (rc) goto fail;
   rc = sc_db_open(&db, dbpath, 0, &err);
   if (rc) goto fail;

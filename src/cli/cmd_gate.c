@@ -103,8 +103,7 @@ static int write_json(const char *path, json_t *j, struct sc_error *err) {
 int cmd_gate(int argc, char **argv) {
   const struct sc_cmd_desc *d = &cmd_gate_desc;
   const char *db_path = "results.db", *config = NULL, *run_spec = "latest", *junit = NULL, *verdict = NULL;
-  const char *sets[SC_CLI_MAX_SETS];
-  size_t nsets = 0;
+  struct sc_cli_sets sets = {{0}, 0};
   int step = -1, json_out = 0, ret = SC_EXIT_USAGE, rc;
   struct sc_criterion *flags = NULL, *all = NULL;
   size_t nflags = 0, nall = 0;
@@ -130,11 +129,7 @@ int cmd_gate(int argc, char **argv) {
     case OPT_DB: db_path = arg; break;
     case OPT_CONFIG: config = arg; break;
     case OPT_SET:
-      if (nsets == SC_CLI_MAX_SETS) {
-        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
-        goto out;
-      }
-      sets[nsets++] = arg;
+      if (sc_cli_sets_add(&sets, d, arg)) goto out;
       break;
     case OPT_RUN: run_spec = arg; break;
     case OPT_STEP: {
@@ -165,7 +160,7 @@ int cmd_gate(int argc, char **argv) {
   rc = sc_config_init_defaults(&cfg);
   cfg_ok = 1;
   if (rc) { sc_error_set(&err, rc, "out of memory"); ret = sc_cli_error(d->name, &err); goto out; }
-  if (sc_cli_load_config(&cfg, config, sets, nsets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
+  if (sc_cli_load_config(&cfg, config, &sets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
 
   /* Criteria: config (or built-in defaults) plus flags; flags alone replace defaults. */
   size_t nbase = (nflags && !config) ? 0 : cfg.n_criteria;

@@ -230,8 +230,7 @@ int cmd_replay(int argc, char **argv) {
   struct sc_config conf;
   int conf_init = 0;
   const char *db_path = "results.db", *config_path = NULL, *key = NULL;
-  const char *sets[SC_CLI_MAX_SETS];
-  size_t nsets = 0;
+  struct sc_cli_sets sets = {{0}, 0};
   const char **headers = NULL;
   size_t n_headers = 0;
   double *steps = NULL;
@@ -263,11 +262,7 @@ int cmd_replay(int argc, char **argv) {
     case OPT_DB: db_path = arg; break;
     case OPT_CONFIG: config_path = arg; break;
     case OPT_SET:
-      if (nsets == SC_CLI_MAX_SETS) {
-        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
-        goto out;
-      }
-      sets[nsets++] = arg;
+      if (sc_cli_sets_add(&sets, d, arg)) goto out;
       break;
     case OPT_SHADOW:
       shadow = 1;
@@ -432,7 +427,7 @@ int cmd_replay(int argc, char **argv) {
   }
   if (sc_config_init_defaults(&conf)) goto out;
   conf_init = 1;
-  if (sc_cli_load_config(&conf, config_path, sets, nsets, &err)) {
+  if (sc_cli_load_config(&conf, config_path, &sets, &err)) {
     ret = sc_cli_error("replay", &err);
     goto out;
   }

@@ -62,8 +62,7 @@ int cmd_report(int argc, char **argv) {
   const struct sc_cmd_desc *d = &cmd_report_desc;
   const char *db_path = "results.db", *run_spec = "latest", *out = "report.html", *config = NULL,
              *templates = getenv("SHADOWCTL_TEMPLATES");
-  const char *sets[SC_CLI_MAX_SETS];
-  size_t nsets = 0;
+  struct sc_cli_sets sets = {{0}, 0};
   int format = -1, ret = SC_EXIT_USAGE, cfg_ok = 0;
   struct sc_config cfg;
   sqlite3 *db = NULL;
@@ -89,11 +88,7 @@ int cmd_report(int argc, char **argv) {
     case OPT_OUT: out = arg; break;
     case OPT_CONFIG: config = arg; break;
     case OPT_SET:
-      if (nsets == SC_CLI_MAX_SETS) {
-        sc_opts_usage_error(d, "at most %d --set options", SC_CLI_MAX_SETS);
-        goto out;
-      }
-      sets[nsets++] = arg;
+      if (sc_cli_sets_add(&sets, d, arg)) goto out;
       break;
     case OPT_TEMPLATES: templates = arg; break;
     case OPT_FORMAT:
@@ -114,7 +109,7 @@ int cmd_report(int argc, char **argv) {
   int rc = sc_config_init_defaults(&cfg);
   cfg_ok = 1;
   if (rc) { sc_error_set(&err, rc, "out of memory"); ret = sc_cli_error(d->name, &err); goto out; }
-  if (sc_cli_load_config(&cfg, config, sets, nsets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
+  if (sc_cli_load_config(&cfg, config, &sets, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
   if (sc_db_open(&db, db_path, 0, &err)) { ret = sc_cli_error(d->name, &err); goto out; }
   int64_t run_id;
   if (sc_analyze_resolve_run(db, run_spec, &run_id, &err)) { ret = sc_cli_error(d->name, &err); goto out; }

@@ -11,7 +11,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-static void msg_release(struct sc_http_msg *m) {
+void sc_http_msg_release(struct sc_http_msg *m) {
   if (m->arena) {
     free(m->arena);
   } else {
@@ -25,12 +25,13 @@ static void msg_release(struct sc_http_msg *m) {
     free(m->headers);
   }
   free(m->body);
+  memset(m, 0, sizeof *m);
 }
 
 void sc_exchange_release(struct sc_exchange *x) {
   if (!x) return;
-  msg_release(&x->req);
-  msg_release(&x->resp);
+  sc_http_msg_release(&x->req);
+  sc_http_msg_release(&x->resp);
   memset(x, 0, sizeof *x);
 }
 

@@ -87,6 +87,10 @@ struct sc_exchange {
 /* Frees everything x holds and zeroes it. */
 void sc_exchange_release(struct sc_exchange *x);
 
+/* Frees everything m owns (its arena, or each string and the header array,
+ * and the body) and zeroes it. */
+void sc_http_msg_release(struct sc_http_msg *m);
+
 /* Gives method, target, reason, headers[] and each header name and value
  * their own allocation when they live in m->arena (then zeroed and freed, so
  * no copy of a header value is left in freed memory); no-op otherwise.

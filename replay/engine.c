@@ -55,6 +55,7 @@ struct rp_engine {
   struct rp_sink *sink;          /* writer thread; owns w while running */
   uv_loop_t loop;
   uv_timer_t sched, flush, status;
+  uv_check_t handoff; /* hands the finished jobs of a loop iteration to the sink at once */
   uv_signal_t sigint, sigterm;
   int handles_init;
   struct rp_target t[SC_T_COUNT];
@@ -567,6 +568,11 @@ static void on_flush(uv_timer_t *h) {
   }
 }
 
+static void on_handoff(uv_check_t *h) {
+  struct rp_engine *eng = h->data;
+  rp_sink_flush(eng->sink);
+}
+
 static void draw_status(struct rp_engine *eng, int final) {
   if (!eng->cfg->status_line || final) return;
   uint64_t now = sc_clock_mono_ns();
@@ -645,6 +651,7 @@ static void close_all(struct rp_engine *eng) {
   uv_timer_stop(&eng->sched);
   uv_close((uv_handle_t *)&eng->sched, NULL);
   uv_close((uv_handle_t *)&eng->flush, NULL);
+  uv_close((uv_handle_t *)&eng->handoff, NULL);
   uv_close((uv_handle_t *)&eng->status, NULL);
   uv_close((uv_handle_t *)&eng->sigint, NULL);
   uv_close((uv_handle_t *)&eng->sigterm, NULL);
@@ -790,9 +797,10 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   uv_timer_init(&eng->loop, &eng->sched);
   uv_timer_init(&eng->loop, &eng->flush);
   uv_timer_init(&eng->loop, &eng->status);
+  uv_check_init(&eng->loop, &eng->handoff);
   uv_signal_init(&eng->loop, &eng->sigint);
   uv_signal_init(&eng->loop, &eng->sigterm);
-  eng->sched.data = eng->flush.data = eng->status.data = eng;
+  eng->sched.data = eng->flush.data = eng->status.data = eng->handoff.data = eng;
   eng->sigint.data = eng->sigterm.data = eng;
   uv_signal_start(&eng->sigint, on_signal, SIGINT);
   uv_signal_start(&eng->sigterm, on_signal, SIGTERM);
@@ -809,6 +817,8 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   eng->step_start_ns = eng->start_ns;
   rc = rp_sink_start(&eng->sink, eng->w, eng->start_ns, cfg->pacing == SC_PACE_RATE, job_free, err);
   if (rc) goto out;
+  uv_check_start(&eng->handoff, on_handoff);
+  uv_unref((uv_handle_t *)&eng->handoff);
   kick(eng);
   uv_run(&eng->loop, UV_RUN_DEFAULT);
   if (SC_NEVER(!eng->finishing)) { /* the loop only ends after close_all */

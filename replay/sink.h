@@ -16,9 +16,12 @@ struct rp_sink;
  * Stop with rp_sink_stop(). */
 int rp_sink_start(struct rp_sink **out, struct sc_store_writer *w, uint64_t start_ns, int rate_pacing,
                   void (*free_job)(struct rp_job *), struct sc_error *err);
-/* Hands j over (ownership moves); waits while the queue is full. Frees the
- * jobs written since the last call. */
+/* Hands j over (ownership moves). Jobs go to the writer in batches: when
+ * RP_SINK_BATCH are pushed, or at rp_sink_flush / _barrier / _stop. */
 void rp_sink_push(struct rp_sink *s, struct rp_job *j);
+/* Hands the pushed jobs to the writer now; waits while the queue is full.
+ * Frees the jobs written since the last hand-over. NULL ok. */
+void rp_sink_flush(struct rp_sink *s);
 /* Waits until everything pushed so far is written and committed. Returns the
  * first write error, if any (err filled). */
 int rp_sink_barrier(struct rp_sink *s, struct sc_error *err);

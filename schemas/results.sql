@@ -121,5 +121,10 @@ CREATE TABLE IF NOT EXISTS responses (
   FOREIGN KEY (run_id, seq) REFERENCES exchanges(run_id, seq) ON DELETE CASCADE
 );
 
-CREATE INDEX IF NOT EXISTS responses_by_target ON responses(run_id, target);
-CREATE INDEX IF NOT EXISTS exchanges_by_key ON exchanges(request_key);
+-- No secondary index on exchanges or responses: every query reads a run
+-- through the primary keys, and label import matches keys through a
+-- temporary set (src/analyze/labels.c). Each index cost a b-tree insert per
+-- row on replay's write path (request_key's at a random page). Databases
+-- made before this change lose the two indexes they had:
+DROP INDEX IF EXISTS responses_by_target;
+DROP INDEX IF EXISTS exchanges_by_key;

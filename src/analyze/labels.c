@@ -306,7 +306,17 @@ int sc_labels_import_buffer(sqlite3 *db, const char *name, const char *data, siz
                      "INSERT INTO labels (request_key, label, positive, source, imported_at) VALUES (?,?,?,?,?)"
                      " ON CONFLICT(request_key) DO UPDATE SET label = excluded.label, positive = excluded.positive,"
                      " source = excluded.source, imported_at = excluded.imported_at", err);
-  if (!rc) rc = sc_db_prepare(db, &m.match, "SELECT 1 FROM exchanges WHERE request_key = ? LIMIT 1", err);
+  /* the keys replayed so far, as a temporary set: exchanges has no index on
+   * request_key (it would slow every replay), and one pass here is cheaper
+   * than a scan per label */
+  if (!rc)
+    rc = sc_db_exec(db,
+                    "CREATE TEMP TABLE IF NOT EXISTS sc_label_keys (k TEXT PRIMARY KEY) WITHOUT ROWID;"
+                    " DELETE FROM temp.sc_label_keys;"
+                    " INSERT OR IGNORE INTO temp.sc_label_keys SELECT request_key FROM exchanges"
+                    " WHERE request_key IS NOT NULL",
+                    "cannot read the replayed request keys", err);
+  if (!rc) rc = sc_db_prepare(db, &m.match, "SELECT 1 FROM temp.sc_label_keys WHERE k = ?", err);
   if (!rc) rc = fmt == SC_LABELS_JSONL ? import_jsonl(&m, data, n) : import_csv(&m, data, n);
   sqlite3_finalize(m.ins);
   sqlite3_finalize(m.match);
@@ -329,9 +339,12 @@ int sc_labels_import_buffer(sqlite3 *db, const char *name, const char *data, siz
   }
   if (rc) {
     sqlite3_exec(db, "ROLLBACK TO sc_labels; RELEASE sc_labels", NULL, NULL, NULL);
+    sqlite3_exec(db, "DROP TABLE IF EXISTS temp.sc_label_keys", NULL, NULL, NULL);
     return rc;
   }
-  return sc_db_exec(db, "RELEASE sc_labels", "cannot commit label import", err);
+  rc = sc_db_exec(db, "RELEASE sc_labels", "cannot commit label import", err);
+  sqlite3_exec(db, "DROP TABLE IF EXISTS temp.sc_label_keys", NULL, NULL, NULL);
+  return rc;
 }
 
 int sc_labels_import(sqlite3 *db, const char *path, const struct sc_labels_opts *opts,

@@ -91,7 +91,12 @@ int sc_db_open(sqlite3 **out, const char *path, int flags, struct sc_error *err)
   sqlite3_extended_result_codes(db, 1);
   /* A file that is not a database fails here with "file is not a database". */
   if (!(flags & SC_DB_READONLY)) {
-    rc = sc_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    /* page_size applies to a new file only (before WAL is set): 16 KiB
+     * pages write a replay's rows with a quarter of the WAL writes of 4 KiB
+     * ones (one pwrite per page per commit). */
+    rc = sc_db_exec(db,
+                    "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    " PRAGMA foreign_keys=ON;",
                     "cannot configure database", err);
     if (rc) goto prefix;
   } else {

@@ -5,13 +5,14 @@
 #
 # Starts nginx (Debian nginx-light) on 127.0.0.1 with its own config in a
 # temp dir, returning a fixed JSON body, then:
-#   1. wrk -c 64 against it, and `shadowctl replay --max --concurrency 64`
-#      (one target) on the same endpoint: requests/s of each and the ratio
-#      (goal >= 0.8);
+#   1. `wrk -c 64` (and `wrk -t 1 -c 64`) against it, and `shadowctl replay
+#      --max --concurrency 64` (one target) on the same endpoint, in ROUNDS
+#      alternating rounds: requests/s of each and the median ratios
+#      (goal >= 0.8 of `wrk -c 64`);
 #   2. `--rate 5000/s` for 20 s: achieved rate (goal within 2%);
 #   3. peak RSS of --max replays of a file and of a 10x larger one: flat for
 #      the replay alone (--no-analyze); also shown with the end-of-run analysis.
-# Environment: WRK_SECONDS (10), RATE (5000), RATE_SECONDS (20), N (200000),
+# Environment: WRK_SECONDS (10), ROUNDS (3), RATE (5000), RATE_SECONDS (20), N (200000),
 # RATE_CONCURRENCY (1024), SKIP_RSS=1 skips part 3.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,18 +71,32 @@ echo "nginx on $URL (worker_processes 1); $(nproc) CPUs"
 "$MK" -o "$T/t.shdw" --count "$N" >/dev/null
 "$MK" -o "$T/t10.shdw" --count $((N * 10)) >/dev/null
 
-# 1. throughput
-wrk_out=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score" 2>&1)
-wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")
-echo "wrk -t 1 -c 64 -d ${WRK_SECONDS}s: $wrk_rps requests/s"
-"$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --no-progress --db "$T/max.db" 2>"$T/max.err"
-line=$(grep -E '^run [0-9]+ completed' "$T/max.err")
-n=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\1/' <<<"$line")
-s=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\2/' <<<"$line")
-sc_rps=$(awk -v n="$n" -v s="$s" 'BEGIN {printf "%.0f", n / s}')
-echo "shadowctl replay --max --concurrency 64: $n exchanges in ${s}s = $sc_rps requests/s (every answer stored in SQLite)"
-grep -E '^  current' "$T/max.err"
-awk -v a="$sc_rps" -v b="$wrk_rps" 'BEGIN {r = a / b; printf "ratio shadowctl/wrk: %.2f (goal >= 0.80) %s\n", r, (r >= 0.8 ? "OK" : "BELOW GOAL")}'
+# 1. throughput: ROUNDS alternating rounds (the machine is shared and noisy),
+#    each timing `wrk -c 64` (the issue's peer: wrk's default 2 threads),
+#    `wrk -t 1 -c 64` (wrk's fastest setting on this 2-core machine, where
+#    its second thread competes with nginx) and shadowctl; medians reported.
+rounds=${ROUNDS:-3}
+: >"$T/r1"
+for r in $(seq 1 "$rounds"); do
+  w2=$(wrk -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
+  w1=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
+  rm -f "$T"/max.db*
+  "$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --no-progress --db "$T/max.db" 2>"$T/max.err"
+  line=$(grep -E '^run [0-9]+ completed' "$T/max.err")
+  n=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\1/' <<<"$line")
+  s=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\2/' <<<"$line")
+  sc_rps=$(awk -v n="$n" -v s="$s" 'BEGIN {printf "%.0f", n / s}')
+  echo "round $r: wrk -c 64 $w2/s, wrk -t 1 -c 64 $w1/s, shadowctl replay --max --concurrency 64 $sc_rps/s ($n exchanges in ${s}s, every answer stored in SQLite)"
+  grep -E '^  current' "$T/max.err"
+  echo "$w2 $w1 $sc_rps" >>"$T/r1"
+done
+awk '{a[NR]=$1; b[NR]=$2; c[NR]=$3; ra[NR]=$3/$1; rb[NR]=$3/$2}
+  function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+    return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+  END { n = NR; r2 = med(ra, n); r1 = med(rb, n)
+    printf "median of %d rounds: wrk -c 64 %.0f/s, wrk -t 1 -c 64 %.0f/s, shadowctl %.0f/s\n", n, med(a, n), med(b, n), med(c, n)
+    printf "ratio shadowctl/wrk -c 64: %.2f (goal >= 0.80) %s\n", r2, (r2 >= 0.8 ? "OK" : "BELOW GOAL")
+    printf "ratio shadowctl/wrk -t 1 -c 64: %.2f (against wrk at its fastest here)\n", r1 }' "$T/r1"
 
 # 2. open-loop rate (in-flight headroom so that a scheduling hiccup of the
 #    shared machine delays answers instead of shedding requests)

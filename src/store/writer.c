@@ -230,7 +230,16 @@ out:
  * Staged exchanges always go in before staged responses (their foreign key),
  * every staged row goes in before a commit, and a failed insert rolls the
  * whole open batch back, staged rows included (invariant 3 holds). A
- * statement for each row count is prepared on first use. */
+ * statement for each row count is prepared on first use.
+ *
+ * The inserts are INSERT OR ROLLBACK, and the connection checks no foreign
+ * key while the writer lives: a multi-row statement that may fail half-way
+ * needs a statement journal (every page it touches copied to a temporary
+ * file first, 20k small writes per 50k exchanges), unless a failure ends the
+ * whole transaction, which is what the writer does anyway. The writer itself
+ * keeps the keys right: exchanges go in before their responses, and the run
+ * row exists before either. Together: 8.3 us -> 3.5 us of CPU per exchange
+ * and answer, down from over 10 us with the two indexes. */
 
 #define SC_STORE_MULTI 32
 
@@ -274,12 +283,12 @@ struct sc_store_writer {
 };
 
 static const char ins_x_head[] =
-    "INSERT INTO exchanges (run_id, seq, exchange_id, step, request_key, key_hash, routed, method, target,"
+    "INSERT OR ROLLBACK INTO exchanges (run_id, seq, exchange_id, step, request_key, key_hash, routed, method, target,"
     " req_headers, req_body, recorded_status, recorded_latency_us, intended_ns) VALUES ";
 static const char ins_x_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 enum { INS_X_COLS = 14 };
 static const char ins_r_head[] =
-    "INSERT INTO responses (run_id, seq, target, status, error, latency_us, ttfb_us, sent_ns, skew_us,"
+    "INSERT OR ROLLBACK INTO responses (run_id, seq, target, status, error, latency_us, ttfb_us, sent_ns, skew_us,"
     " headers, body, body_len, body_hash, body_truncated, content_type) VALUES ";
 static const char ins_r_row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 enum { INS_R_COLS = 15 };
@@ -326,8 +335,9 @@ int sc_store_writer_new(struct sc_store_writer **out, sqlite3 *db, int64_t run_i
   int rc = sc_db_prepare(db, &ps, "PRAGMA page_size", err);
   if (!rc && sqlite3_step(ps) == SQLITE_ROW && sqlite3_column_int(ps, 0) > 0) page = sqlite3_column_int(ps, 0);
   sqlite3_finalize(ps);
-  char sql[96];
-  snprintf(sql, sizeof sql, "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=%d", (32 << 20) / page);
+  char sql[128];
+  snprintf(sql, sizeof sql, "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=%d; PRAGMA foreign_keys=OFF",
+           (32 << 20) / page);
   if (!rc) rc = sc_db_exec(db, sql, "cannot configure database", err);
   sqlite3_stmt *unused;
   if (!rc) rc = ins_stmt(w, w->ins_x, ins_x_head, ins_x_row, 1, &unused, err);
@@ -547,6 +557,7 @@ void sc_store_writer_free(struct sc_store_writer *w) {
     sqlite3_finalize(w->ins_r[i]);
   }
   sc_buf_release(&w->stage);
+  sqlite3_exec(w->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
   sqlite3_finalize(w->begin);
   sqlite3_finalize(w->commit);
   sqlite3_finalize(w->rollback);

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "traffic/tf_internal.h"
@@ -647,8 +647,9 @@ static int next_frame(struct sc_tf_reader *r, uint32_t max_len, const msgpack_ob
   if (f == 0) return fail(r, SC_ETRUNC, err, "file ends inside a frame");
   p = r->d + r->start + SC_TF_FRAME_PREFIX;
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  /* (fuzz builds skip the check so mutations reach the msgpack decoder) */
-  if ((uint32_t)crc32(0L, p, len) != crc) return fail(r, SC_ECORRUPT, err, "checksum mismatch");
+  /* (fuzz builds skip the check so mutations reach the msgpack decoder);
+   * libdeflate's CRC-32 is zlib's, 3-4x faster (PCLMUL) */
+  if (libdeflate_crc32(0, p, len) != crc) return fail(r, SC_ECORRUPT, err, "checksum mismatch");
 #else
   (void)crc;
 #endif

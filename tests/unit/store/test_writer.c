@@ -225,7 +225,10 @@ Test(writer, staged_rows_keep_every_field) {
   }
   cr_assert_eq(sc_store_writer_flush(w, &e), SC_OK, "%s", e.msg);
   cr_assert_eq(sc_store_writer_committed_exchanges(w), 150);
+  cr_assert_eq(q1(db, "pragma foreign_keys"), 0); /* the writer keeps the keys itself */
   sc_store_writer_free(w);
+  cr_assert_eq(q1(db, "pragma foreign_keys"), 1); /* and gives the checks back */
+  cr_assert_eq(q1(db, "select count(*) from pragma_foreign_key_check"), 0);
   cr_assert_eq(q1(db, "select count(*) from exchanges"), 150);
   cr_assert_eq(q1(db, "select count(*) from responses"), total_r);
   /* field by field, recomputed in SQL from seq */

@@ -8,6 +8,7 @@
  * candidate iff hash / 2^64 < fraction. The same key and seed always give
  * the same side, so a rerun reproduces the split.
  */
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -145,8 +146,11 @@ static json_t *json_follow(json_t *v, const char *path) {
 }
 
 static char *default_key_hex(uint64_t h) {
+  static const char hex[] = "0123456789abcdef";
   char *s = malloc(17);
-  if (s) snprintf(s, 17, "%016llx", (unsigned long long)h);
+  if (!s) return NULL;
+  for (int i = 15; i >= 0; i--, h >>= 4) s[i] = hex[h & 15]; /* "%016llx", without printf */
+  s[16] = '\0';
   return s;
 }
 
@@ -182,8 +186,7 @@ int sc_replay_key(const char *rule, const struct sc_exchange *x, uint64_t seed, 
   }
   /* default rule, and the fallback when the header/field is absent:
    * method SP target LF body */
-  XXH64_state_t *st = XXH64_createState();
-  if (!st) return sc_error_set(err, SC_ENOMEM, "out of memory");
+  XXH64_state_t stb, *st = &stb; /* per request: no allocation */
   XXH64_reset(st, seed);
   XXH64_update(st, m, strlen(m));
   XXH64_update(st, " ", 1);
@@ -191,7 +194,6 @@ int sc_replay_key(const char *rule, const struct sc_exchange *x, uint64_t seed, 
   XXH64_update(st, "\n", 1);
   if (x->req.body && x->req.body_len) XXH64_update(st, x->req.body, x->req.body_len);
   *hash = XXH64_digest(st);
-  XXH64_freeState(st);
   *key = default_key_hex(*hash);
   if (!*key) return sc_error_set(err, SC_ENOMEM, "out of memory");
   return SC_OK;

@@ -102,7 +102,9 @@ static int tf_rewind(void *ctx, struct sc_error *err) {
   struct tf_src *s = ctx;
   sc_tf_reader_close(s->r);
   s->r = NULL;
-  return sc_tf_reader_open(&s->r, s->path, err);
+  int rc = sc_tf_reader_open(&s->r, s->path, err);
+  if (!rc) sc_tf_reader_skip_response_payload(s->r, 1);
+  return rc;
 }
 
 static double tf_progress(void *ctx) {
@@ -453,6 +455,7 @@ int cmd_replay(int argc, char **argv) {
     ret = sc_cli_error("replay", &err);
     goto out;
   }
+  sc_tf_reader_skip_response_payload(src.r, 1); /* replay sends requests: the recorded answer's status is enough */
   if (sc_db_open(&db, db_path, SC_DB_CREATE, &err)) {
     if (err.code == SC_EIO || err.code == SC_EDB) err.code = SC_EACCES; /* cannot write it: input error */
     ret = sc_cli_error("replay", &err);

@@ -58,6 +58,7 @@ struct sc_tf_reader {
   int err_code;
   struct sc_error saved;
   msgpack_unpacked unp;
+  int lean_resp;          /* sc_tf_reader_skip_response_payload */
 };
 
 /* ---- byte source ------------------------------------------------------ */
@@ -439,10 +440,14 @@ static int read_headers(const msgpack_object *o, struct sc_http_msg *m, struct a
   return 0;
 }
 
-static int read_msg(const msgpack_object *o, struct sc_http_msg *m, const char **why) {
+/* lean: only status, version and body_wire_len (see
+ * sc_tf_reader_skip_response_payload); the other keys are skipped unread. */
+static int read_msg(const msgpack_object *o, struct sc_http_msg *m, int lean, const char **why) {
   if (o->type != MSGPACK_OBJECT_MAP) BAD("'req'/'resp': expected a map");
   struct arena arena, *a = NULL;
-  if (!m->arena && !m->method && !m->target && !m->reason && !m->headers) {
+  if (lean) {
+    /* nothing to allocate */
+  } else if (!m->arena && !m->method && !m->target && !m->reason && !m->headers) {
     size_t nh, nb;
     arena_need(o, &nh, &nb);
     if (nh || nb) {
@@ -459,7 +464,9 @@ static int read_msg(const msgpack_object *o, struct sc_http_msg *m, const char *
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     uint64_t u;
-    if (key_is(k, "method")) {
+    if (lean && !key_is(k, "status") && !key_is(k, "version") && !key_is(k, "body_wire_len")) {
+      continue;
+    } else if (key_is(k, "method")) {
       FIELD(v, 1, &m->method, NULL, "method");
     } else if (key_is(k, "target")) {
       FIELD(v, 1, &m->target, NULL, "target");
@@ -531,7 +538,7 @@ static int read_conn(const msgpack_object *o, struct sc_conn_info *c, const char
   return 0;
 }
 
-static int read_exchange(const msgpack_object *o, struct sc_exchange *x, const char **why) {
+static int read_exchange(const msgpack_object *o, struct sc_exchange *x, int lean_resp, const char **why) {
   int rc = 0;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
@@ -540,9 +547,9 @@ static int read_exchange(const msgpack_object *o, struct sc_exchange *x, const c
     } else if (key_is(k, "conn")) {
       rc = read_conn(v, &x->conn, why);
     } else if (key_is(k, "req")) {
-      rc = read_msg(v, &x->req, why);
+      rc = read_msg(v, &x->req, 0, why);
     } else if (key_is(k, "resp")) {
-      rc = read_msg(v, &x->resp, why);
+      rc = read_msg(v, &x->resp, lean_resp, why);
     } else if (key_is(k, "ts")) {
       uint64_t t[4];
       if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 4) BAD("'ts': expected 4 timestamps");
@@ -792,6 +799,8 @@ int sc_tf_reader_open_mem(struct sc_tf_reader **out, const void *data, size_t le
   return 0;
 }
 
+void sc_tf_reader_skip_response_payload(struct sc_tf_reader *r, int on) { r->lean_resp = on != 0; }
+
 const struct sc_tf_header *sc_tf_reader_header(const struct sc_tf_reader *r) { return &r->hdr; }
 
 int sc_tf_reader_compressed(const struct sc_tf_reader *r) { return r->dctx != NULL; }
@@ -819,7 +828,7 @@ int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_e
     }
     const char *why = NULL;
     if (k == FK_EXCHANGE) {
-      rc = read_exchange(o, x, &why);
+      rc = read_exchange(o, x, r->lean_resp, &why);
       if (rc == SC_ENOMEM) {
         sc_error_set(err, rc, "out of memory reading '%s'", r->path);
         break;

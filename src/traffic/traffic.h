@@ -75,6 +75,11 @@ int sc_tf_reader_open(struct sc_tf_reader **out, const char *path,
  * messages). For fuzzing and tests. */
 int sc_tf_reader_open_mem(struct sc_tf_reader **out, const void *data, size_t len,
                           const char *name, struct sc_error *err) SC_MUST_CHECK;
+/* From now on, the response of each exchange read carries only its status,
+ * version and body_wire_len: its reason, headers and body are skipped, not
+ * decoded or copied (replay sends requests and needs nothing more of the
+ * recorded answer; two allocations per exchange saved). */
+void sc_tf_reader_skip_response_payload(struct sc_tf_reader *r, int on);
 const struct sc_tf_header *sc_tf_reader_header(const struct sc_tf_reader *r);
 /* 1 when the file is zstd-compressed (error offsets are then decompressed
  * offsets), 0 when plain (offsets are file offsets). */

@@ -234,6 +234,48 @@ Test(tf, round_trip_every_variant) {
   }
 }
 
+/* Replay's reading: the response keeps its status, version and wire length
+ * only; the request and everything else come through whole. */
+Test(tf, skip_response_payload_keeps_the_request_and_the_status) {
+  for (size_t vi = 0; vi < sizeof variants / sizeof variants[0]; vi++) {
+    const struct variant *v = &variants[vi];
+    char *path = tmpname();
+    write_file(path, v, 12, 0, NULL, 1);
+    struct sc_error err;
+    sc_error_init(&err);
+    struct sc_tf_reader *r = NULL;
+    cr_assert_eq(sc_tf_reader_open(&r, path, &err), 0, "%s: %s", v->name, err.msg);
+    sc_tf_reader_skip_response_payload(r, 1);
+    struct sc_exchange x, want;
+    memset(&x, 0, sizeof x);
+    int rc, n = 0;
+    while ((rc = sc_tf_reader_next(r, &x, &err)) == 1) {
+      n++;
+      make_exchange(&want, (uint64_t)n, v);
+      assert_msg_eq(&x.req, &want.req);
+      cr_assert_eq(x.id, want.id);
+      cr_assert_eq(x.t_req_first, want.t_req_first);
+      cr_assert_eq(x.t_resp_last, want.t_resp_last);
+      cr_assert_eq(x.flags, want.flags);
+      cr_assert_eq(x.resp.status, want.resp.status, "%s", v->name);
+      cr_assert_eq(x.resp.version_major, want.resp.version_major);
+      cr_assert_eq(x.resp.body_wire_len, want.resp.body_wire_len);
+      cr_assert_eq(x.resp.n_headers, 0);
+      cr_assert_null(x.resp.headers);
+      cr_assert_null(x.resp.body);
+      cr_assert_null(x.resp.reason);
+      cr_assert_null(x.resp.arena);
+      sc_exchange_release(&want);
+    }
+    cr_assert_eq(rc, 0, "%s: %s", v->name, err.msg);
+    cr_assert_eq(n, 12);
+    sc_tf_reader_skip_response_payload(r, 0); /* off again: nothing left to read, no harm */
+    sc_tf_reader_close(r);
+    unlink(path);
+    free(path);
+  }
+}
+
 Test(tf, files_are_mode_0600_even_if_they_existed) {
   char *path = tmpname();
   cr_assert_eq(chmod(path, 0644), 0);

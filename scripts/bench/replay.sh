@@ -71,6 +71,27 @@ echo "nginx on $URL (worker_processes 1); $(nproc) CPUs"
 "$MK" -o "$T/t.shdw" --count "$N" >/dev/null
 "$MK" -o "$T/t10.shdw" --count $((N * 10)) >/dev/null
 
+# wrk sends the same requests shadowctl replays: the first 1000 exchanges of
+# the traffic file (method, target, headers, body; wrk adds Host and
+# Content-Length as shadowctl does, and the X-Shadow-Request header too),
+# cycled by a Lua request() function.
+"$SC" inspect "$T/t.shdw" --json 2>/dev/null | head -1000 | python3 -c '
+import json, sys
+def lua(s): return "\"" + "".join(c if c.isalnum() or c in " ._-/:,{}[]" else "\\%03d" % ord(c) for c in s) + "\""
+reqs = []
+for line in sys.stdin:
+    x = json.loads(line)["req"]
+    hs = [(k, v) for k, v in x.get("headers", []) if k.lower() not in ("host", "content-length")]
+    hs.append(("X-Shadow-Request", "1"))
+    h = "{" + ", ".join("[%s] = %s" % (lua(k), lua(v)) for k, v in hs) + "}"
+    body = x.get("body") if x.get("body_encoding") == "utf8" else None
+    reqs.append("wrk.format(%s, %s, %s, %s)" % (lua(x["method"]), lua(x["target"]), h, lua(body) if body else "nil"))
+print("local reqs = {}\ninit = function(args)")
+for i, r in enumerate(reqs): print("  reqs[%d] = %s" % (i + 1, r))
+print("end\nlocal i = 0\nrequest = function()\n  i = i %% %d + 1\n  return reqs[i]\nend" % len(reqs))
+' >"$T/same.lua"
+[ -s "$T/same.lua" ] || { echo "cannot build the wrk script from the traffic file" >&2; exit 1; }
+
 # 1. throughput: ROUNDS alternating rounds (the machine is shared and noisy),
 #    each timing `wrk -c 64` (the issue's peer: wrk's default 2 threads),
 #    `wrk -t 1 -c 64` (wrk's fastest setting on this 2-core machine, where
@@ -78,8 +99,8 @@ echo "nginx on $URL (worker_processes 1); $(nproc) CPUs"
 rounds=${ROUNDS:-3}
 : >"$T/r1"
 for r in $(seq 1 "$rounds"); do
-  w2=$(wrk -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
-  w1=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" "$URL/v1/score" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
+  w2=$(wrk -c 64 -d "${WRK_SECONDS}s" -s "$T/same.lua" "$URL" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
+  w1=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" -s "$T/same.lua" "$URL" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
   rm -f "$T"/max.db*
   "$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --no-progress --db "$T/max.db" 2>"$T/max.err"
   line=$(grep -E '^run [0-9]+ completed' "$T/max.err")

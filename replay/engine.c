@@ -98,6 +98,7 @@ struct rp_engine {
   int stopping, interrupted, aborted, finishing, closed;
   int signals;
   uint64_t jobs_inflight;
+  int kicked;                 /* sched is armed to run now (kick) */
   uint64_t stored;
   struct sc_error fatal;
   /* progressive canary */
@@ -546,8 +547,12 @@ void rp_engine_treq_done(struct rp_engine *eng, struct rp_treq *tr) {
 
 static void on_sched(uv_timer_t *h);
 
+/* Runs pump on the next loop iteration. Called once per finished request:
+ * when a run is already due, the timer is left alone (re-arming it is a heap
+ * removal and insertion each time). */
 static void kick(struct rp_engine *eng) {
-  if (eng->finishing) return;
+  if (eng->finishing || eng->kicked) return;
+  eng->kicked = 1;
   uv_timer_start(&eng->sched, on_sched, 0, 0);
 }
 
@@ -578,6 +583,7 @@ static void pump(struct rp_engine *eng) {
     if (j->intended_ns > now) {
       uint64_t ms = (j->intended_ns - now + 999999) / 1000000;
       uv_timer_start(&eng->sched, on_sched, ms, 0);
+      eng->kicked = 0; /* a later kick brings it forward */
       return;
     }
     if (cfg->pacing == SC_PACE_MAX) {
@@ -598,7 +604,11 @@ static void pump(struct rp_engine *eng) {
   progress(eng);
 }
 
-static void on_sched(uv_timer_t *h) { pump(h->data); }
+static void on_sched(uv_timer_t *h) {
+  struct rp_engine *eng = h->data;
+  eng->kicked = 0;
+  pump(eng);
+}
 
 /* ---- steps, finish ---- */
 
@@ -743,6 +753,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     eng->interrupted = 1;
     eng->stopping = 1;
     uv_timer_stop(&eng->sched);
+    eng->kicked = 0;
     progress(eng);
   } else {
     for (int i = 0; i < SC_T_COUNT; i++)

@@ -181,7 +181,7 @@ static void pool_release(struct rp_conn *c) {
     return;
   }
   c->state = RP_CONN_IDLE;
-  uv_timer_stop(&c->timer);
+  c->deadline_live = 0; /* the timer may still fire: it finds the connection idle */
   idle_push(t, c);
   assert(assert_conn_state(c));
 }
@@ -227,6 +227,7 @@ uint64_t rp_treq_body_hash(const struct rp_treq *tr) {
 static void detach(struct rp_conn *c) {
   if (c->tr) c->tr->conn = NULL;
   c->tr = NULL;
+  c->deadline_live = 0;
   uv_timer_stop(&c->timer);
 }
 
@@ -291,13 +292,29 @@ static void conn_close(struct rp_conn *c) {
   uv_close((uv_handle_t *)&c->timer, on_close);
 }
 
+/* --timeout per request: a deadline in the connection, and its timer left
+ * running between requests. Starting and stopping the timer for every
+ * request on a keep-alive connection was a heap removal and insertion each
+ * time; now a request only moves the deadline, and a timer that fires early
+ * (for an earlier request) sleeps again until the current deadline. */
 static void on_timeout(uv_timer_t *h) {
   struct rp_conn *c = h->data;
-  if (c->state == RP_CONN_CONNECTING || c->state == RP_CONN_BUSY) fail_conn(c, SC_RE_TIMEOUT);
+  if (!c->deadline_live || (c->state != RP_CONN_CONNECTING && c->state != RP_CONN_BUSY)) return;
+  uint64_t now = uv_now(rp_engine_loop(c->t->eng));
+  if (now < c->deadline_ms) {
+    uv_timer_start(&c->timer, on_timeout, c->deadline_ms - now, 0);
+    return;
+  }
+  fail_conn(c, SC_RE_TIMEOUT);
 }
 
 static void arm_timer(struct rp_conn *c) {
-  uv_timer_start(&c->timer, on_timeout, rp_engine_timeout_ms(c->t->eng), 0);
+  uint64_t ms = rp_engine_timeout_ms(c->t->eng);
+  c->deadline_ms = uv_now(rp_engine_loop(c->t->eng)) + ms;
+  c->deadline_live = 1;
+  /* a running timer is due no later than this deadline (deadlines only move
+   * forward): on_timeout re-arms it */
+  if (!uv_is_active((uv_handle_t *)&c->timer)) uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -394,7 +411,7 @@ static void conn_start(struct rp_conn *c, struct rp_treq *tr) {
   assert(assert_conn_state(c));
   /* a fresh connection's timer runs since the connect: --timeout covers
    * connect + write + response together */
-  if (!uv_is_active((uv_handle_t *)&c->timer)) arm_timer(c);
+  if (!c->deadline_live) arm_timer(c);
   conn_write(c);
 }
 

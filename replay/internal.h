@@ -86,6 +86,8 @@ struct rp_conn {
   uint64_t nreq;                 /* requests completed on this connection */
   int got_bytes;                 /* response bytes seen for the current request */
   int reading;
+  uint64_t deadline_ms;          /* loop time (uv_now) when the request in flight times out */
+  int deadline_live;             /* deadline_ms applies (CONNECTING/BUSY); see on_timeout */
 };
 
 struct rp_target {

@@ -43,4 +43,19 @@ expect_status 0 $st "replay to a hanging server (run completes; errors recorded)
 [ "$(q h.db "select status from runs")" = completed ] || fail "status"
 lat=$(q h.db "select cast(min(latency_us) as int) from responses")
 [ "$lat" -ge 290000 ] || fail "timeout fired after ${lat}us"
+
+# timeout on a reused keep-alive connection: a fifth of the requests hang, so
+# most hangs happen on connections that already answered; every hang times
+# out 300 ms after its own send (not after the connection's first request),
+# and every other request is answered
+start_model k --misbehave hang --misbehave-rate 0.2 --seed 3
+"$SHADOWCTL" replay "$T/t.shdw" --current "$k_url" --max --limit 60 --concurrency 2 --timeout 300ms --db "$T/k.db" 2>"$T/k.err"
+expect_status 0 $? "replay with hangs on reused connections"
+nt=$(q k.db "select count(*) from responses where error='timeout'")
+nok=$(q k.db "select count(*) from responses where status=200")
+[ "$nt" -ge 4 ] && [ $((nt + nok)) = 60 ] || fail "reused connections: $nt timeouts, $nok answers of 60"
+[ "$(q k.db "select count(*) from responses where error='timeout' and (latency_us < 290000 or latency_us > 1500000)")" = 0 ] || \
+  fail "timeouts not 300 ms after their own send: $(q k.db "select group_concat(cast(latency_us as int)) from responses where error='timeout'")"
+[ "$(q k.db "select count(*) from responses where status=200 and latency_us > 250000")" = 0 ] || \
+  fail "answered requests waited for an old deadline"
 pass

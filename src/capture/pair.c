@@ -37,6 +37,7 @@ struct sc_pair {
   int midstream;
   struct sc_http1 req, resp;
   struct pend *head, *tail;
+  struct pend *spare;        /* an emitted entry kept for the next request */
   size_t depth;
   int interim_pending;
   uint64_t bytes;
@@ -77,7 +78,9 @@ static void emit(struct sc_pair *pr, struct pend *e) {
     ctx->rc = ctx->emit(ctx->ud, &e->x, &ctx->err);
   }
   sc_pair_exchange_release(&e->x);
-  free(e);
+  /* Keep one entry: a keep-alive connection then allocates none per request. */
+  if (!pr->spare) pr->spare = e;
+  else free(e);
 }
 
 static struct pend *pop(struct sc_pair *pr) {
@@ -109,7 +112,13 @@ static unsigned h1_to_resp_flags(unsigned f) {
 
 static void on_request(struct sc_pair *pr, struct sc_http_msg *m, uint64_t t0, uint64_t t1,
                        unsigned f) {
-  struct pend *e = calloc(1, sizeof *e);
+  struct pend *e = pr->spare;
+  if (e) { /* zeroed by sc_pair_exchange_release */
+    pr->spare = NULL;
+    e->next = NULL;
+  } else {
+    e = calloc(1, sizeof *e);
+  }
   if (!e) {
     sc_http_msg_release(m);
     if (!pr->ctx->rc) pr->ctx->rc = sc_error_set(&pr->ctx->err, SC_ENOMEM, "out of memory");
@@ -239,6 +248,7 @@ int sc_pair_close(struct sc_pair *pr, uint64_t ts) {
   if (pr->bytes && !pr->req.ever_parsed && !pr->resp.ever_parsed) ctx->st.non_http_flows++;
   sc_http1_release(&pr->req);
   sc_http1_release(&pr->resp);
+  free(pr->spare);
   free(pr);
   if (rc) return rc;
   if (rc2) return rc2;

@@ -28,6 +28,13 @@ struct sc_redact_step {
 static const char *const default_headers[] = {"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
                                               "X-Api-Key"};
 
+static unsigned len_bit(size_t n) { return n < 63 ? (unsigned)n : 63; }
+
+static void update_len_mask(struct sc_redact_cfg *cfg) {
+  cfg->len_mask = 0;
+  for (size_t i = 0; i < cfg->n_headers; i++) cfg->len_mask |= (uint64_t)1 << len_bit(cfg->header_lens[i]);
+}
+
 static int is_tchar(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
 }
@@ -51,6 +58,7 @@ void sc_redact_cfg_keep_header(struct sc_redact_cfg *cfg, const char *name) {
       memmove(&cfg->headers[i], &cfg->headers[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->headers);
       memmove(&cfg->header_lens[i], &cfg->header_lens[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->header_lens);
       cfg->n_headers--;
+      update_len_mask(cfg);
     } else {
       i++;
     }
@@ -74,6 +82,7 @@ int sc_redact_cfg_add_header(struct sc_redact_cfg *cfg, const char *name, struct
   if (!h[cfg->n_headers]) return sc_error_set(err, SC_ENOMEM, "out of memory");
   l[cfg->n_headers] = strlen(name);
   cfg->n_headers++;
+  update_len_mask(cfg);
   return 0;
 }
 
@@ -385,22 +394,18 @@ static int redact_body(const struct sc_redact_cfg *cfg, struct sc_http_msg *m, i
 
 static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m) {
   int changed = 0;
-  /* Capture calls this for every message: a mask of the redacted names'
-   * lengths skips most header lines with one bit test instead of a pass
-   * over the list. */
-  uint64_t lens = 0;
-  int long_names = 0;
-  for (size_t j = 0; j < cfg->n_headers; j++) {
-    if (cfg->header_lens[j] < 64) lens |= (uint64_t)1 << cfg->header_lens[j];
-    else long_names = 1;
-  }
   for (size_t i = 0; i < m->n_headers; i++) {
     struct sc_hdr *h = &m->headers[i];
     if (!h->name) continue;
-    if (h->name_len < 64 ? !((lens >> h->name_len) & 1) : !long_names) continue;
+    /* Capture calls this for every message: most lines are skipped by the
+     * length mask, and most of the rest by their first letter. */
+    if (!((cfg->len_mask >> len_bit(h->name_len)) & 1)) continue;
     for (size_t j = 0; j < cfg->n_headers; j++) {
       size_t n = cfg->header_lens[j];
-      if (h->name_len == n && !strncasecmp(h->name, cfg->headers[j], n)) {
+      /* |0x20 folds letters' case; other bytes may collide, never differ
+       * when equal, so this only skips true mismatches. */
+      if (h->name_len == n && ((h->name[0] | 0x20) == (cfg->headers[j][0] | 0x20)) &&
+          !strncasecmp(h->name, cfg->headers[j], n)) {
         if (h->value && h->value_len == sizeof SC_REDACTED_MARKER - 1 &&
             !memcmp(h->value, SC_REDACTED_MARKER, h->value_len))
           break;

@@ -165,10 +165,17 @@ static inline int need(struct enc *e, size_t n) {
   return e->cap - e->len >= n ? 0 : enc_grow(e, n);
 }
 
+/* Big-endian stores of 2, 4 or 8 bytes (one byte swap and one store). */
 static inline void put_be(uint8_t *p, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; i--) {
-    p[i] = (uint8_t)v;
-    v >>= 8;
+  if (n == 8) {
+    uint64_t b = __builtin_bswap64(v);
+    memcpy(p, &b, 8);
+  } else if (n == 4) {
+    uint32_t b = __builtin_bswap32((uint32_t)v);
+    memcpy(p, &b, 4);
+  } else {
+    uint16_t b = __builtin_bswap16((uint16_t)v);
+    memcpy(p, &b, 2);
   }
 }
 

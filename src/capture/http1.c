@@ -34,7 +34,10 @@
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
 static void msg_reset(struct sc_http1 *h) {
-  sc_http_msg_release(&h->m);
+  /* h->m owns memory only when cb_complete stopped half-way (out of
+   * memory); otherwise it holds plain values, cleared in place. */
+  if (h->m.arena || h->m.body) sc_http_msg_release(&h->m);
+  else memset(&h->m, 0, sizeof h->m);
   sc_buf_reset(&h->head);
   h->n_hdrs = 0;
   h->start_done = h->in_name = h->in_value = 0;

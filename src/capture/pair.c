@@ -74,10 +74,8 @@ static void emit(struct sc_pair *pr, struct pend *e) {
   struct sc_pair_ctx *ctx = pr->ctx;
   if (e->x.flags & SC_XF_RESPONSE_MISSING) ctx->st.unpaired_requests++;
   ctx->st.exchanges++;
-  if (!ctx->rc && ctx->emit) {
-    ctx->rc = ctx->emit(ctx->ud, &e->x, &ctx->err);
-  }
-  sc_pair_exchange_release(&e->x);
+  if (!ctx->rc && ctx->emit) ctx->rc = ctx->emit(ctx->ud, &e->x, &ctx->err); /* releases e->x */
+  else sc_pair_exchange_release(&e->x);
   /* Keep one entry: a keep-alive connection then allocates none per request. */
   if (!pr->spare) pr->spare = e;
   else free(e);
@@ -113,9 +111,9 @@ static unsigned h1_to_resp_flags(unsigned f) {
 static void on_request(struct sc_pair *pr, struct sc_http_msg *m, uint64_t t0, uint64_t t1,
                        unsigned f) {
   struct pend *e = pr->spare;
-  if (e) { /* zeroed by sc_pair_exchange_release */
+  if (e) {
     pr->spare = NULL;
-    e->next = NULL;
+    memset(e, 0, sizeof *e);
   } else {
     e = calloc(1, sizeof *e);
   }

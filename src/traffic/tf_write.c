@@ -114,6 +114,16 @@ static int stream_flush(struct sc_tf_writer *w, ZSTD_EndDirective mode, struct s
   return rc;
 }
 
+/* The frame prefix of the n payload bytes at p: length, then CRC-32 (IEEE,
+ * the value zlib's crc32() gives, which the reader checks), big-endian. */
+static void put_frame_prefix(uint8_t *pre, const uint8_t *p, size_t n) {
+  uint32_t crc = libdeflate_crc32(0, p, n);
+  uint8_t v[SC_TF_FRAME_PREFIX] = {
+      (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
+      (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+  memcpy(pre, v, sizeof v);
+}
+
 /* Emits the current packer contents as one frame. */
 static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
   if (w->e.oom) return sc_error_set(err, SC_ENOMEM, "out of memory writing traffic file '%s'", w->path);
@@ -121,11 +131,8 @@ static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
   if (n > SC_MAX_RECORD_BYTES)
     return sc_error_set(err, SC_ETOOBIG, "cannot write traffic file '%s': record of %zu bytes exceeds %u",
                         w->path, n, (unsigned)SC_MAX_RECORD_BYTES);
-  /* CRC-32 (IEEE), the value zlib's crc32() gives, which the reader checks */
-  uint32_t crc = libdeflate_crc32(0, w->e.p, n);
-  uint8_t pre[SC_TF_FRAME_PREFIX] = {
-      (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-      (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+  uint8_t pre[SC_TF_FRAME_PREFIX];
+  put_frame_prefix(pre, w->e.p, n);
   int rc = stream_put(w, pre, sizeof pre, err);
   if (!rc) rc = stream_put(w, w->e.p, n, err);
   w->bytes_since_flush += n + sizeof pre;
@@ -455,52 +462,77 @@ out:
   return 0;
 }
 
+/* Encodes exchange x at q (room for exchange_bound bytes) and returns the end. */
+static uint8_t *w_exchange(uint8_t *q, const struct sc_exchange *x, const struct msg_lens *lq,
+                           const struct msg_lens *ls) {
+  q = w_map(q, 7);
+  KEY(q, "t");
+  KEY(q, "x"); /* the value "x": a fixstr like a key */
+  KEY(q, "id");
+  q = w_uint(q, x->id);
+  KEY(q, "conn");
+  q = w_map(q, 6);
+  size_t alen = x->conn.family == 6 ? 16 : 4;
+  KEY(q, "family");
+  q = w_uint(q, x->conn.family == 6 ? 6 : 4);
+  KEY(q, "client");
+  q = w_bytes(q, x->conn.client_addr, alen, 1);
+  KEY(q, "server");
+  q = w_bytes(q, x->conn.server_addr, alen, 1);
+  KEY(q, "client_port");
+  q = w_uint(q, x->conn.client_port);
+  KEY(q, "server_port");
+  q = w_uint(q, x->conn.server_port);
+  KEY(q, "conn_id");
+  q = w_uint(q, x->conn.conn_id);
+  KEY(q, "req");
+  q = w_msg(q, &x->req, 1, lq);
+  KEY(q, "resp");
+  q = w_msg(q, &x->resp, 0, ls);
+  KEY(q, "ts");
+  q = w_array(q, 4);
+  q = w_uint(q, x->t_req_first);
+  q = w_uint(q, x->t_req_last);
+  q = w_uint(q, x->t_resp_first);
+  q = w_uint(q, x->t_resp_last);
+  KEY(q, "flags");
+  return w_uint(q, x->flags);
+}
+
+/* Upper bound of w_exchange's output; fills the string lengths it needs. */
+static size_t exchange_bound(const struct sc_exchange *x, struct msg_lens *lq, struct msg_lens *ls) {
+  /* the exchange map with its 7 keys, "x", id, conn (6 keys, 2 addresses, 4
+   * integers), ts (4 integers), flags: 256 bytes bound it */
+  return 256 + msg_bound(&x->req, 1, lq) + msg_bound(&x->resp, 0, ls);
+}
+
 int sc_tf_writer_append(struct sc_tf_writer *w, const struct sc_exchange *x, struct sc_error *err) {
   if (w->failed) return sc_error_set(err, w->failed, "traffic file '%s': writer failed earlier", w->path);
   struct enc *pk = &w->e;
   struct msg_lens lq, ls;
-  /* the exchange map with its 7 keys, "x", id, conn (6 keys, 2 addresses, 4
-   * integers), ts (4 integers), flags: 256 bytes bound it */
-  size_t bound = 256 + msg_bound(&x->req, 1, &lq) + msg_bound(&x->resp, 0, &ls);
-  pk->len = 0;
-  if (need(pk, bound) == 0) {
-    uint8_t *q = pk->p;
-    q = w_map(q, 7);
-    KEY(q, "t");
-    KEY(q, "x"); /* the value "x": a fixstr like a key */
-    KEY(q, "id");
-    q = w_uint(q, x->id);
-    KEY(q, "conn");
-    q = w_map(q, 6);
-    size_t alen = x->conn.family == 6 ? 16 : 4;
-    KEY(q, "family");
-    q = w_uint(q, x->conn.family == 6 ? 6 : 4);
-    KEY(q, "client");
-    q = w_bytes(q, x->conn.client_addr, alen, 1);
-    KEY(q, "server");
-    q = w_bytes(q, x->conn.server_addr, alen, 1);
-    KEY(q, "client_port");
-    q = w_uint(q, x->conn.client_port);
-    KEY(q, "server_port");
-    q = w_uint(q, x->conn.server_port);
-    KEY(q, "conn_id");
-    q = w_uint(q, x->conn.conn_id);
-    KEY(q, "req");
-    q = w_msg(q, &x->req, 1, &lq);
-    KEY(q, "resp");
-    q = w_msg(q, &x->resp, 0, &ls);
-    KEY(q, "ts");
-    q = w_array(q, 4);
-    q = w_uint(q, x->t_req_first);
-    q = w_uint(q, x->t_req_last);
-    q = w_uint(q, x->t_resp_first);
-    q = w_uint(q, x->t_resp_last);
-    KEY(q, "flags");
-    q = w_uint(q, x->flags);
-    pk->len = (size_t)(q - pk->p);
+  size_t bound = exchange_bound(x, &lq, &ls);
+  int rc = 0;
+  if (!w->cctx && SC_TF_FRAME_PREFIX + bound <= OUT_CAP) {
+    /* Plain output: encode in place in the output buffer, after room for
+     * the frame prefix, instead of encoding and then copying. */
+    if (w->out_len + SC_TF_FRAME_PREFIX + bound > OUT_CAP) {
+      rc = out_drain(w, err);
+      if (rc) {
+        w->failed = rc;
+        return rc;
+      }
+    }
+    uint8_t *body = w->out + w->out_len + SC_TF_FRAME_PREFIX;
+    size_t n = (size_t)(w_exchange(body, x, &lq, &ls) - body);
+    put_frame_prefix(body - SC_TF_FRAME_PREFIX, body, n);
+    w->out_len += SC_TF_FRAME_PREFIX + n;
+    w->bytes_since_flush += SC_TF_FRAME_PREFIX + n;
+  } else {
+    pk->len = 0;
+    if (need(pk, bound) == 0) pk->len = (size_t)(w_exchange(pk->p, x, &lq, &ls) - pk->p);
+    rc = emit_frame(w, err);
+    if (rc == SC_ETOOBIG) return rc; /* this record only; the file stays valid */
   }
-  int rc = emit_frame(w, err);
-  if (rc == SC_ETOOBIG) return rc; /* this record only; the file stays valid */
   if (!rc && (++w->n_since_flush >= SC_TF_FLUSH_EVERY_N || w->bytes_since_flush >= SC_TF_FLUSH_EVERY_BYTES))
     rc = stream_flush(w, ZSTD_e_flush, err);
   if (rc) w->failed = rc;

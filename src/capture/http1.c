@@ -53,7 +53,7 @@ static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
  * few bytes at a time; cap <= max + 1, so fitting also respects max). */
 static inline int buf_put(struct sc_buf *b, const void *p, size_t n) {
   if (n < b->cap - b->len) {
-    memcpy(b->p + b->len, p, n);
+    sc_copy_short(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = '\0';
     return 0;
@@ -100,7 +100,23 @@ static int name_begin(struct sc_http1 *h) {
   return 0;
 }
 
-static int push_header(struct sc_http1 *h) {
+/* Ends the header line in progress and records it: push_header's path when
+ * the line is well formed and hdrs[] and head have room. */
+static int push_header_slow(struct sc_http1 *h);
+
+static inline int push_header(struct sc_http1 *h) {
+  struct sc_buf *b = &h->head;
+  if (h->n_hdrs >= h->hdrs_cap || h->n_hdrs >= SC_MAX_HEADERS || !h->in_value || b->cap - b->len <= 1)
+    return push_header_slow(h);
+  h->cur.value_len = b->len - h->cur.value_off;
+  b->p[++b->len] = '\0'; /* head_nul */
+  h->hdrs[h->n_hdrs++] = h->cur;
+  h->in_name = h->in_value = 0;
+  h->last_was_value = 0;
+  return 0;
+}
+
+static int push_header_slow(struct sc_http1 *h) {
   if (h->n_hdrs >= SC_MAX_HEADERS) return 1;
   if (h->n_hdrs == h->hdrs_cap) {
     size_t nc = h->hdrs_cap ? h->hdrs_cap * 2 : 16;

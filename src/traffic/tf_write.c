@@ -240,38 +240,6 @@ static inline uint8_t *w_container(uint8_t *p, size_t n, uint8_t fix, uint8_t b1
 static inline uint8_t *w_map(uint8_t *p, size_t n) { return w_container(p, n, 0x80, 0xde, 0xdf); }
 static inline uint8_t *w_array(uint8_t *p, size_t n) { return w_container(p, n, 0x90, 0xdc, 0xdd); }
 
-/* memcpy for the short strings of a record (header names and values are
- * mostly under 32 bytes): two overlapping loads and stores of 16, 8 or 4
- * bytes that stay inside both buffers, instead of a library call each. */
-static inline void copy_short(uint8_t *d, const void *src, size_t n) {
-  const uint8_t *s = src;
-  if (n > 32) {
-    memcpy(d, s, n);
-  } else if (n >= 16) {
-    uint8_t a[16], b[16];
-    memcpy(a, s, 16);
-    memcpy(b, s + n - 16, 16);
-    memcpy(d, a, 16);
-    memcpy(d + n - 16, b, 16);
-  } else if (n >= 8) {
-    uint64_t a, b;
-    memcpy(&a, s, 8);
-    memcpy(&b, s + n - 8, 8);
-    memcpy(d, &a, 8);
-    memcpy(d + n - 8, &b, 8);
-  } else if (n >= 4) {
-    uint32_t a, b;
-    memcpy(&a, s, 4);
-    memcpy(&b, s + n - 4, 4);
-    memcpy(d, &a, 4);
-    memcpy(d + n - 4, &b, 4);
-  } else if (n) {
-    d[0] = s[0];
-    d[n / 2] = s[n / 2];
-    d[n - 1] = s[n - 1];
-  }
-}
-
 /* str (bin=0) or bin (bin=1) of n bytes. */
 static inline uint8_t *w_bytes(uint8_t *p, const void *s, size_t n, int bin) {
   if (!bin && n < 32) {
@@ -289,7 +257,7 @@ static inline uint8_t *w_bytes(uint8_t *p, const void *s, size_t n, int bin) {
     put_be(p + 1, n, 4);
     p += 5;
   }
-  copy_short(p, s, n);
+  sc_copy_short(p, s, n); /* header names and values: mostly under 32 bytes */
   return p + n;
 }
 

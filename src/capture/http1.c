@@ -33,18 +33,23 @@
 
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
+/* Clears the parse state of a message; h->m is the caller's (msg_reset). */
+static void msg_state_reset(struct sc_http1 *h) {
+  sc_buf_reset(&h->head);
+  h->n_hdrs = 0;
+  h->start_done = h->in_name = h->in_value = 0;
+  if (h->body.cap) sc_buf_release(&h->body); /* else empty: taken or never grown */
+  h->in_msg = h->in_body = h->hdr_done = h->last_was_value = 0;
+  h->head_bytes = 0;
+  h->flags = 0;
+}
+
 static void msg_reset(struct sc_http1 *h) {
   /* h->m owns memory only when cb_complete stopped half-way (out of
    * memory); otherwise it holds plain values, cleared in place. */
   if (h->m.arena || h->m.body) sc_http_msg_release(&h->m);
   else memset(&h->m, 0, sizeof h->m);
-  sc_buf_reset(&h->head);
-  h->n_hdrs = 0;
-  h->start_done = h->in_name = h->in_value = 0;
-  sc_buf_release(&h->body);
-  h->in_msg = h->in_body = h->hdr_done = h->last_was_value = 0;
-  h->head_bytes = 0;
-  h->flags = 0;
+  msg_state_reset(h);
 }
 
 static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
@@ -263,7 +268,7 @@ static int cb_complete(http_parser *p) {
   memset(m, 0, sizeof *m);
   unsigned flags = h->flags;
   uint64_t t_first = h->t_first;
-  msg_reset(h);
+  msg_state_reset(h);
   if (h->cbs.on_message) h->cbs.on_message(h->cbs.ud, h, &out, t_first, h->ts, flags);
   else sc_http_msg_release(&out);
   return 0;

@@ -75,8 +75,11 @@ struct sc_buf {
 void sc_buf_init(struct sc_buf *b, size_t max);
 /* Frees what b holds and leaves it empty (reusable, same max). */
 void sc_buf_release(struct sc_buf *b);
-/* Empties without freeing. */
-void sc_buf_reset(struct sc_buf *b);
+/* Empties without freeing (inline: parsers reset per message). */
+static inline void sc_buf_reset(struct sc_buf *b) {
+  b->len = 0;
+  if (b->cap) b->p[0] = '\0';
+}
 
 int sc_buf_append(struct sc_buf *b, const void *data, size_t n) SC_MUST_CHECK;
 int sc_buf_puts(struct sc_buf *b, const char *s) SC_MUST_CHECK;

@@ -426,15 +426,27 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
 }
 
 int sc_redact_exchange(const struct sc_redact_cfg *cfg, struct sc_exchange *x, struct sc_error *err) {
-  int r[4];
-  r[0] = redact_headers(cfg, &x->req);
-  r[1] = r[0] < 0 ? 0 : redact_headers(cfg, &x->resp);
-  r[2] = r[0] < 0 || r[1] < 0 ? 0 : redact_body(cfg, &x->req, !!(x->flags & SC_XF_REQ_TRUNCATED), 0);
-  r[3] = r[0] < 0 || r[1] < 0 || r[2] < 0
-             ? 0
-             : redact_body(cfg, &x->resp, !!(x->flags & SC_XF_RESP_TRUNCATED), !!(x->flags & SC_XF_RESP_ENCODED));
-  for (int i = 0; i < 4; i++)
-    if (r[i] < 0) return sc_error_set(err, SC_ENOMEM, "out of memory while redacting");
-  if (r[0] || r[1] || r[2] || r[3]) x->flags |= SC_XF_REDACTED;
+  /* Each step runs only when the ones before it did not run out of memory;
+   * a step with nothing configured is skipped (capture calls this for every
+   * exchange, most often with the default header list only). */
+  int r = 0, changed = 0;
+  if (cfg->n_headers) {
+    r = redact_headers(cfg, &x->req);
+    if (r >= 0) {
+      changed |= r;
+      r = redact_headers(cfg, &x->resp);
+    }
+  }
+  if (r >= 0 && cfg->n_paths) {
+    changed |= r;
+    r = redact_body(cfg, &x->req, !!(x->flags & SC_XF_REQ_TRUNCATED), 0);
+    if (r >= 0) {
+      changed |= r;
+      r = redact_body(cfg, &x->resp, !!(x->flags & SC_XF_RESP_TRUNCATED), !!(x->flags & SC_XF_RESP_ENCODED));
+    }
+  }
+  if (r < 0) return sc_error_set(err, SC_ENOMEM, "out of memory while redacting");
+  changed |= r;
+  if (changed) x->flags |= SC_XF_REDACTED;
   return 0;
 }

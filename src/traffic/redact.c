@@ -28,11 +28,19 @@ struct sc_redact_step {
 static const char *const default_headers[] = {"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
                                               "X-Api-Key"};
 
-static unsigned len_bit(size_t n) { return n < 63 ? (unsigned)n : 63; }
+/* A 6-bit signature of a field name from its length and first letter
+ * (|0x20 folds the letter's case): names that compare equal
+ * case-insensitively have the same one, so a header line whose signature
+ * bit is not in name_sig_mask needs no compare. */
+static unsigned name_sig(const char *name, size_t len) {
+  unsigned c = len ? ((unsigned char)name[0] | 0x20u) : 0;
+  return (unsigned)((len * 5u + c) & 63u); /* 5: no common field name collides with the defaults */
+}
 
-static void update_len_mask(struct sc_redact_cfg *cfg) {
-  cfg->len_mask = 0;
-  for (size_t i = 0; i < cfg->n_headers; i++) cfg->len_mask |= (uint64_t)1 << len_bit(cfg->header_lens[i]);
+static void update_sig_mask(struct sc_redact_cfg *cfg) {
+  cfg->name_sig_mask = 0;
+  for (size_t i = 0; i < cfg->n_headers; i++)
+    cfg->name_sig_mask |= (uint64_t)1 << name_sig(cfg->headers[i], cfg->header_lens[i]);
 }
 
 static int is_tchar(int c) {
@@ -58,7 +66,7 @@ void sc_redact_cfg_keep_header(struct sc_redact_cfg *cfg, const char *name) {
       memmove(&cfg->headers[i], &cfg->headers[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->headers);
       memmove(&cfg->header_lens[i], &cfg->header_lens[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->header_lens);
       cfg->n_headers--;
-      update_len_mask(cfg);
+      update_sig_mask(cfg);
     } else {
       i++;
     }
@@ -82,7 +90,7 @@ int sc_redact_cfg_add_header(struct sc_redact_cfg *cfg, const char *name, struct
   if (!h[cfg->n_headers]) return sc_error_set(err, SC_ENOMEM, "out of memory");
   l[cfg->n_headers] = strlen(name);
   cfg->n_headers++;
-  update_len_mask(cfg);
+  update_sig_mask(cfg);
   return 0;
 }
 
@@ -397,9 +405,9 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
   for (size_t i = 0; i < m->n_headers; i++) {
     struct sc_hdr *h = &m->headers[i];
     if (!h->name) continue;
-    /* Capture calls this for every message: most lines are skipped by the
-     * length mask, and most of the rest by their first letter. */
-    if (!((cfg->len_mask >> len_bit(h->name_len)) & 1)) continue;
+    /* Capture calls this for every message: most lines are skipped by their
+     * signature, and most of the rest by the length and first letter. */
+    if (!((cfg->name_sig_mask >> name_sig(h->name, h->name_len)) & 1)) continue;
     for (size_t j = 0; j < cfg->n_headers; j++) {
       size_t n = cfg->header_lens[j];
       /* |0x20 folds letters' case; other bytes may collide, never differ

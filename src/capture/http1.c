@@ -21,6 +21,10 @@
  *      (the rest is counted in body_wire_len and flagged).
  *   3. Each feed makes progress: after an error at offset k the scan for the
  *      next start resumes at k+1 at the latest.
+ *   4. in_msg == 0 means the message state is reset: only callbacks inside a
+ *      message (after cb_begin sets in_msg) change it, and in_msg is cleared
+ *      only by the reset (msg_state_reset, after a message completes or is
+ *      dropped). cb_begin therefore resets only when in_msg is still set.
  */
 #include "capture/http1.h"
 
@@ -144,7 +148,7 @@ static int push_header_slow(struct sc_http1 *h) {
 
 static int cb_begin(http_parser *p) {
   struct sc_http1 *h = H(p);
-  msg_reset(h);
+  if (h->in_msg) msg_reset(h); /* else already reset (invariant 4) */
   h->in_msg = 1;
   h->t_first = h->ts;
   h->flags = h->pending_flags;

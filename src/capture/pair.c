@@ -182,7 +182,8 @@ static void h1_on_message(void *ud, struct sc_http1 *h, struct sc_http_msg *m, u
 static int h1_is_head(void *ud, struct sc_http1 *h) {
   struct sc_pair *pr = ud;
   (void)h;
-  return pr->head && pr->head->x.req.method && !strcmp(pr->head->x.req.method, "HEAD");
+  const char *m = pr->head ? pr->head->x.req.method : NULL;
+  return m && m[0] == 'H' && !strcmp(m, "HEAD"); /* asked once per response */
 }
 
 struct sc_pair *sc_pair_new(struct sc_pair_ctx *ctx, const struct sc_reasm_conn *c) {

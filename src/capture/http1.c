@@ -109,8 +109,9 @@ static int name_begin(struct sc_http1 *h) {
   return 0;
 }
 
-/* Ends the header line in progress and records it: push_header's path when
- * the line is well formed and hdrs[] and head have room. */
+/* Ends the header line in progress and records it. The inline path takes a
+ * well-formed line when hdrs[] and head have room; push_header_slow the rest
+ * (growing hdrs[], the SC_MAX_HEADERS cap, a line without a value). */
 static int push_header_slow(struct sc_http1 *h);
 
 static inline int push_header(struct sc_http1 *h) {

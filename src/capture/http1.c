@@ -21,6 +21,10 @@
  *      (the rest is counted in body_wire_len and flagged).
  *   3. Each feed makes progress: after an error at offset k the scan for the
  *      next start resumes at k+1 at the latest.
+ *   4. in_msg == 0 means the message state is reset: only callbacks inside a
+ *      message (after cb_begin sets in_msg) change it, and in_msg is cleared
+ *      only by the reset (msg_state_reset, after a message completes or is
+ *      dropped). cb_begin therefore resets only when in_msg is still set.
  */
 #include "capture/http1.h"
 
@@ -33,15 +37,23 @@
 
 static int oom_flag; /* set by callbacks on allocation failure (single thread) */
 
-static void msg_reset(struct sc_http1 *h) {
-  sc_http_msg_release(&h->m);
+/* Clears the parse state of a message; h->m is the caller's (msg_reset). */
+static void msg_state_reset(struct sc_http1 *h) {
   sc_buf_reset(&h->head);
   h->n_hdrs = 0;
   h->start_done = h->in_name = h->in_value = 0;
-  sc_buf_release(&h->body);
+  if (h->body.cap) sc_buf_release(&h->body); /* else empty: taken or never grown */
   h->in_msg = h->in_body = h->hdr_done = h->last_was_value = 0;
   h->head_bytes = 0;
   h->flags = 0;
+}
+
+static void msg_reset(struct sc_http1 *h) {
+  /* h->m owns memory only when cb_complete stopped half-way (out of
+   * memory); otherwise it holds plain values, cleared in place. */
+  if (h->m.arena || h->m.body) sc_http_msg_release(&h->m);
+  else memset(&h->m, 0, sizeof h->m);
+  msg_state_reset(h);
 }
 
 static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
@@ -50,7 +62,7 @@ static struct sc_http1 *H(http_parser *p) { return (struct sc_http1 *)p->data; }
  * few bytes at a time; cap <= max + 1, so fitting also respects max). */
 static inline int buf_put(struct sc_buf *b, const void *p, size_t n) {
   if (n < b->cap - b->len) {
-    memcpy(b->p + b->len, p, n);
+    sc_copy_short(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = '\0';
     return 0;
@@ -97,7 +109,24 @@ static int name_begin(struct sc_http1 *h) {
   return 0;
 }
 
-static int push_header(struct sc_http1 *h) {
+/* Ends the header line in progress and records it. The inline path takes a
+ * well-formed line when hdrs[] and head have room; push_header_slow the rest
+ * (growing hdrs[], the SC_MAX_HEADERS cap, a line without a value). */
+static int push_header_slow(struct sc_http1 *h);
+
+static inline int push_header(struct sc_http1 *h) {
+  struct sc_buf *b = &h->head;
+  if (h->n_hdrs >= h->hdrs_cap || h->n_hdrs >= SC_MAX_HEADERS || !h->in_value || b->cap - b->len <= 1)
+    return push_header_slow(h);
+  h->cur.value_len = b->len - h->cur.value_off;
+  b->p[++b->len] = '\0'; /* head_nul */
+  h->hdrs[h->n_hdrs++] = h->cur;
+  h->in_name = h->in_value = 0;
+  h->last_was_value = 0;
+  return 0;
+}
+
+static int push_header_slow(struct sc_http1 *h) {
   if (h->n_hdrs >= SC_MAX_HEADERS) return 1;
   if (h->n_hdrs == h->hdrs_cap) {
     size_t nc = h->hdrs_cap ? h->hdrs_cap * 2 : 16;
@@ -120,7 +149,7 @@ static int push_header(struct sc_http1 *h) {
 
 static int cb_begin(http_parser *p) {
   struct sc_http1 *h = H(p);
-  msg_reset(h);
+  if (h->in_msg) msg_reset(h); /* else already reset (invariant 4) */
   h->in_msg = 1;
   h->t_first = h->ts;
   h->flags = h->pending_flags;
@@ -244,7 +273,7 @@ static int cb_complete(http_parser *p) {
   memset(m, 0, sizeof *m);
   unsigned flags = h->flags;
   uint64_t t_first = h->t_first;
-  msg_reset(h);
+  msg_state_reset(h);
   if (h->cbs.on_message) h->cbs.on_message(h->cbs.ud, h, &out, t_first, h->ts, flags);
   else sc_http_msg_release(&out);
   return 0;

@@ -37,6 +37,7 @@ struct sc_pair {
   int midstream;
   struct sc_http1 req, resp;
   struct pend *head, *tail;
+  struct pend *spare;        /* an emitted entry kept for the next request */
   size_t depth;
   int interim_pending;
   uint64_t bytes;
@@ -73,11 +74,11 @@ static void emit(struct sc_pair *pr, struct pend *e) {
   struct sc_pair_ctx *ctx = pr->ctx;
   if (e->x.flags & SC_XF_RESPONSE_MISSING) ctx->st.unpaired_requests++;
   ctx->st.exchanges++;
-  if (!ctx->rc && ctx->emit) {
-    ctx->rc = ctx->emit(ctx->ud, &e->x, &ctx->err);
-  }
-  sc_pair_exchange_release(&e->x);
-  free(e);
+  if (!ctx->rc && ctx->emit) ctx->rc = ctx->emit(ctx->ud, &e->x, &ctx->err); /* releases e->x */
+  else sc_pair_exchange_release(&e->x);
+  /* Keep one entry: a keep-alive connection then allocates none per request. */
+  if (!pr->spare) pr->spare = e;
+  else free(e);
 }
 
 static struct pend *pop(struct sc_pair *pr) {
@@ -109,7 +110,13 @@ static unsigned h1_to_resp_flags(unsigned f) {
 
 static void on_request(struct sc_pair *pr, struct sc_http_msg *m, uint64_t t0, uint64_t t1,
                        unsigned f) {
-  struct pend *e = calloc(1, sizeof *e);
+  struct pend *e = pr->spare;
+  if (e) {
+    pr->spare = NULL;
+    memset(e, 0, sizeof *e);
+  } else {
+    e = calloc(1, sizeof *e);
+  }
   if (!e) {
     sc_http_msg_release(m);
     if (!pr->ctx->rc) pr->ctx->rc = sc_error_set(&pr->ctx->err, SC_ENOMEM, "out of memory");
@@ -175,7 +182,8 @@ static void h1_on_message(void *ud, struct sc_http1 *h, struct sc_http_msg *m, u
 static int h1_is_head(void *ud, struct sc_http1 *h) {
   struct sc_pair *pr = ud;
   (void)h;
-  return pr->head && pr->head->x.req.method && !strcmp(pr->head->x.req.method, "HEAD");
+  const char *m = pr->head ? pr->head->x.req.method : NULL;
+  return m && m[0] == 'H' && !strcmp(m, "HEAD"); /* asked once per response */
 }
 
 struct sc_pair *sc_pair_new(struct sc_pair_ctx *ctx, const struct sc_reasm_conn *c) {
@@ -239,6 +247,7 @@ int sc_pair_close(struct sc_pair *pr, uint64_t ts) {
   if (pr->bytes && !pr->req.ever_parsed && !pr->resp.ever_parsed) ctx->st.non_http_flows++;
   sc_http1_release(&pr->req);
   sc_http1_release(&pr->resp);
+  free(pr->spare);
   free(pr);
   if (rc) return rc;
   if (rc2) return rc2;

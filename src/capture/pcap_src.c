@@ -3,7 +3,24 @@
  * BPF filter and privilege drop. Stage: capture.
  * Reference: pcap(3PCAP), pcap_open_offline_with_tstamp_precision(3PCAP),
  * pcap_set_immediate_mode(3PCAP), pcap_stats(3PCAP); setgroups(2),
- * setgid(2), setuid(2) (tcpdump's -Z order).
+ * setgid(2), setuid(2) (tcpdump's -Z order); pcap-savefile(5) (the classic
+ * file format read directly, below).
+ *
+ * Classic pcap files (version 2.4) are read without libpcap's per-packet
+ * freads: records are parsed from a 1 MiB buffer filled by pread(2) on the
+ * descriptor libpcap opened, and each packet is returned in place. libpcap
+ * still opens and checks the file (format, link type, snapshot length,
+ * filter), and the direct reader hands over to it for the rest of the file
+ * at the first record that is not plain. Invariants:
+ *   1. A record is returned directly only when all of it is in the buffer,
+ *      caplen <= the snapshot length libpcap uses and <= MAX_DIRECT_CAPLEN:
+ *      then libpcap would return the same bytes, lengths and timestamp.
+ *   2. Anything else (a cut record, caplen past the snapshot, a read error,
+ *      the end of the file) seeks libpcap's FILE to that record and lets
+ *      pcap_next_ex() read from there, so its results and error messages
+ *      are libpcap's own.
+ *   3. The filter, when set, is applied with pcap_offline_filter(), the
+ *      check libpcap makes on each record it reads from a file.
  */
 #include "capture/pcap_src.h"
 
@@ -12,6 +29,7 @@
 #include <poll.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +40,21 @@
 #include "util/limits.h"
 
 #define IOBUF_SIZE (1u << 20)
+#define DIRECT_BUF (1u << 20)
+#define MAX_DIRECT_CAPLEN 262144u /* libpcap's largest snapshot for our link types */
+#define PCAP_FILE_HDR 24
+#define PCAP_REC_HDR 16
+
+struct direct { /* the classic pcap reader (invariants above) */
+  int fd;                 /* libpcap's descriptor, read with pread */
+  int swapped, nano;      /* byte order differs from ours; ns timestamps */
+  uint32_t snap;          /* pcap_snapshot() */
+  uint8_t *buf;
+  size_t len, off;        /* bytes in buf; next record at buf + off */
+  uint64_t pos;           /* file offset of buf[len] */
+  struct bpf_program prog;
+  int have_prog;
+};
 
 struct sc_pcap_src {
   pcap_t *p;
@@ -31,7 +64,121 @@ struct sc_pcap_src {
   uint64_t n;      /* packets returned */
   int timeout_ms;  /* live: poll timeout */
   char *iobuf;     /* stdio buffer of the file (freed after pcap_close) */
+  struct direct *d; /* NULL: every packet through pcap_next_ex */
+  volatile sig_atomic_t brk; /* sc_pcap_src_break for the direct reader */
 };
+
+static uint32_t rd32(const uint8_t *p, int swapped) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return swapped ? __builtin_bswap32(v) : v;
+}
+
+static void direct_free(struct direct *d) {
+  if (!d) return;
+  if (d->have_prog) pcap_freecode(&d->prog);
+  free(d->buf);
+  free(d);
+}
+
+/* Sets up the direct reader when the file is a classic pcap of version 2.4
+ * (magic a1b2c3d4 or a1b23c4d in either byte order); otherwise libpcap reads
+ * every packet. Errors here only mean "not direct". */
+static void direct_open(struct sc_pcap_src *s, FILE *fp, const char *filter) {
+  uint8_t h[PCAP_FILE_HDR];
+  int fd = fileno(fp);
+  if (fd < 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h) return;
+  uint32_t magic;
+  memcpy(&magic, h, 4);
+  int swapped, nano;
+  if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) swapped = 0;
+  else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) swapped = 1;
+  else return;
+  nano = (swapped ? __builtin_bswap32(magic) : magic) == 0xa1b23c4du;
+  uint16_t vmaj, vmin;
+  memcpy(&vmaj, h + 4, 2);
+  memcpy(&vmin, h + 6, 2);
+  if (swapped) {
+    vmaj = __builtin_bswap16(vmaj);
+    vmin = __builtin_bswap16(vmin);
+  }
+  if (vmaj != 2 || vmin != 4) return; /* older versions may swap caplen and len */
+  int snap = pcap_snapshot(s->p);
+  if (snap <= 0) return;
+  struct direct *d = calloc(1, sizeof *d);
+  if (!d) return;
+  d->buf = malloc(DIRECT_BUF);
+  if (!d->buf) {
+    free(d);
+    return;
+  }
+  if (filter && filter[0]) {
+    if (pcap_compile(s->p, &d->prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      direct_free(d);
+      return;
+    }
+    d->have_prog = 1;
+  }
+  d->fd = fd;
+  d->swapped = swapped;
+  d->nano = nano;
+  d->snap = (uint32_t)snap;
+  d->pos = PCAP_FILE_HDR;
+  s->d = d;
+}
+
+/* Hands the rest of the file, from the record at buf + off, to libpcap. */
+static void direct_handover(struct sc_pcap_src *s) {
+  struct direct *d = s->d;
+  FILE *f = pcap_file(s->p);
+  uint64_t at = d->pos - (d->len - d->off);
+  if (f) fseeko(f, (off_t)at, SEEK_SET);
+  direct_free(d);
+  s->d = NULL;
+}
+
+/* 1 with a packet, 0 when libpcap must take over (invariant 2). */
+static int direct_next(struct sc_pcap_src *s, const uint8_t **data, uint32_t *caplen,
+                       uint32_t *wirelen, uint64_t *ts_ns) {
+  struct direct *d = s->d;
+  for (;;) {
+    if (d->len - d->off < PCAP_REC_HDR) goto refill;
+    const uint8_t *r = d->buf + d->off;
+    uint32_t cl = rd32(r + 8, d->swapped);
+    if (cl > d->snap || cl > MAX_DIRECT_CAPLEN) return 0;
+    if (d->len - d->off - PCAP_REC_HDR < cl) goto refill;
+    d->off += PCAP_REC_HDR + cl;
+    uint32_t wl = rd32(r + 12, d->swapped);
+    if (d->have_prog) {
+      struct pcap_pkthdr ph = {.caplen = cl, .len = wl};
+      if (!pcap_offline_filter(&d->prog, &ph, r + PCAP_REC_HDR)) continue;
+    }
+    /* as libpcap: signed 32-bit fields, microseconds scaled to ns */
+    int64_t sec = (int32_t)rd32(r, d->swapped);
+    int64_t frac = (int32_t)rd32(r + 4, d->swapped);
+    if (!d->nano) frac *= 1000;
+    *ts_ns = (uint64_t)sec * 1000000000ull + (uint64_t)frac;
+    *data = r + PCAP_REC_HDR;
+    *caplen = cl;
+    *wirelen = wl;
+    s->n++;
+    return 1;
+  refill: {
+      /* Move the partial record to the front and read after it. */
+      size_t keep = d->len - d->off;
+      memmove(d->buf, d->buf + d->off, keep);
+      d->off = 0;
+      d->len = keep;
+      ssize_t k;
+      do {
+        k = pread(d->fd, d->buf + d->len, DIRECT_BUF - d->len, (off_t)d->pos);
+      } while (k < 0 && errno == EINTR);
+      if (k <= 0) return 0; /* end of file (or a cut record, an error): libpcap's call */
+      d->len += (size_t)k;
+      d->pos += (uint64_t)k;
+    }
+  }
+}
 
 int sc_pcap_src_open(struct sc_pcap_src **out, const struct sc_pcap_src_cfg *cfg,
                      struct sc_error *err) {
@@ -120,6 +267,7 @@ int sc_pcap_src_open(struct sc_pcap_src **out, const struct sc_pcap_src_cfg *cfg
       goto out;
     }
   }
+  if (!s->live && strcmp(cfg->file, "-") != 0) direct_open(s, pcap_file(s->p), cfg->filter);
 out:
   if (rc) {
     sc_pcap_src_close(s);
@@ -135,6 +283,14 @@ int sc_pcap_src_next(struct sc_pcap_src *s, const uint8_t **data, uint32_t *capl
                      uint32_t *wirelen, uint64_t *ts_ns, struct sc_error *err) {
   struct pcap_pkthdr *h;
   const u_char *d;
+  if (s->d) {
+    if (s->brk) { /* as pcap_breakloop on a file: this read returns "break" */
+      s->brk = 0;
+      return 2;
+    }
+    if (direct_next(s, data, caplen, wirelen, ts_ns)) return 1;
+    direct_handover(s);
+  }
   int r = pcap_next_ex(s->p, &h, &d);
   if (r == 1) {
     s->n++;
@@ -180,11 +336,14 @@ void sc_pcap_src_drops(struct sc_pcap_src *s, uint64_t *kernel, uint64_t *iface)
 }
 
 void sc_pcap_src_break(struct sc_pcap_src *s) {
-  if (s && s->p) pcap_breakloop(s->p);
+  if (!s) return;
+  s->brk = 1;
+  if (s->p) pcap_breakloop(s->p);
 }
 
 void sc_pcap_src_close(struct sc_pcap_src *s) {
   if (!s) return;
+  direct_free(s->d);
   if (s->p) pcap_close(s->p);
   free(s->iobuf);
   free(s);

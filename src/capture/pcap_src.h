@@ -2,7 +2,8 @@
  * pcap_src.h - the packet source: a pcap/pcapng file or a live interface
  * through libpcap, BPF filter, and the privilege drop. Stage: capture.
  * Reference: pcap(3PCAP), pcap_open_offline(3PCAP), pcap_activate(3PCAP).
- * Packets are borrowed from libpcap: valid until the next sc_pcap_src_next.
+ * Packets are borrowed (libpcap's buffer, or for a classic pcap file the
+ * direct reader's, see pcap_src.c): valid until the next sc_pcap_src_next.
  */
 #ifndef SC_CAPTURE_PCAP_SRC_H
 #define SC_CAPTURE_PCAP_SRC_H

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sc_rd {
   const uint8_t *p;   /* next byte */
@@ -25,10 +26,13 @@ static inline void sc_rd_init(struct sc_rd *r, const uint8_t *p, size_t n) {
 
 static inline size_t sc_rd_left(const struct sc_rd *r) { return (size_t)(r->end - r->p); }
 
-/* 1 when n more bytes are readable; otherwise sets short_read and returns 0. */
+/* 1 when n more bytes are readable; otherwise sets short_read and returns 0.
+ * A short read also empties the window (end = p), so that every later read
+ * fails on the length test alone: the per-byte path tests one condition. */
 static inline int sc_rd_need(struct sc_rd *r, size_t n) {
-  if (r->short_read || sc_rd_left(r) < n) {
+  if (sc_rd_left(r) < n) {
     r->short_read = 1;
+    r->end = r->p;
     return 0;
   }
   return 1;
@@ -73,7 +77,7 @@ static inline void sc_rd_bytes(struct sc_rd *r, uint8_t *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = 0;
     return;
   }
-  for (size_t i = 0; i < n; i++) out[i] = r->p[i];
+  memcpy(out, r->p, n);
   r->p += n;
 }
 

@@ -129,15 +129,41 @@ static uint64_t tuple_hash(uint8_t family, const uint8_t a[16], uint16_t pa, con
   return XXH3_64bits(key, n);
 }
 
+/* The hash of the bucket chains, computed for every segment: symmetric in
+ * the two endpoints like tuple_hash (a segment and its reply meet in one
+ * chain) but without building a canonical key or calling out. The sum and
+ * the xor of the two values of each address word and port pair do not
+ * depend on the direction. tuple_hash, whose value decides sampling, is
+ * computed once per connection. */
+static uint64_t bucket_hash(const struct sc_segment *s) {
+  const uint64_t k = 0x9e3779b97f4a7c15ull;
+  uint64_t h = s->family;
+  size_t words = s->family == 4 ? 1 : 4;
+  for (size_t i = 0; i < words; i++) {
+    uint32_t a, b;
+    memcpy(&a, s->src + 4 * i, 4);
+    memcpy(&b, s->dst + 4 * i, 4);
+    h = (h ^ ((uint64_t)(a + b) << 32 | (a ^ b))) * k;
+  }
+  uint32_t pa = s->sport, pb = s->dport;
+  h = (h ^ ((uint64_t)(pa + pb) << 32 | (pa ^ pb))) * k;
+  h ^= h >> 29; /* fold the high bits into the bucket index */
+  h *= k;
+  return h ^ (h >> 32);
+}
+
+static int same_addr(const uint8_t *a, const uint8_t *b, int family) {
+  return family == 4 ? !memcmp(a, b, 4) : !memcmp(a, b, 16);
+}
+
 /* Returns the endpoint index of (src, sport) in c, or -1 if c is another flow. */
 static int match(const struct sc_reasm_conn *c, const struct sc_segment *s) {
-  size_t alen = s->family == 4 ? 4 : 16;
   if (c->family != s->family) return -1;
-  if (c->port[0] == s->sport && c->port[1] == s->dport && !memcmp(c->addr[0], s->src, alen) &&
-      !memcmp(c->addr[1], s->dst, alen))
+  if (c->port[0] == s->sport && c->port[1] == s->dport && same_addr(c->addr[0], s->src, s->family) &&
+      same_addr(c->addr[1], s->dst, s->family))
     return 0;
-  if (c->port[1] == s->sport && c->port[0] == s->dport && !memcmp(c->addr[1], s->src, alen) &&
-      !memcmp(c->addr[0], s->dst, alen))
+  if (c->port[1] == s->sport && c->port[0] == s->dport && same_addr(c->addr[1], s->src, s->family) &&
+      same_addr(c->addr[0], s->dst, s->family))
     return 1;
   return -1;
 }
@@ -266,7 +292,7 @@ static void conn_close(struct sc_reasm *r, struct sc_reasm_conn *c, int reason) 
 }
 
 static void conn_unlink_free(struct sc_reasm *r, struct sc_reasm_conn *c) {
-  size_t b = c->hash & (r->nbuckets - 1);
+  size_t b = c->bhash & (r->nbuckets - 1);
   struct sc_reasm_conn **pp = &r->buckets[b];
   while (*pp && *pp != c) pp = &(*pp)->hnext;
   if (*pp) *pp = c->hnext;
@@ -304,7 +330,7 @@ static int grow(struct sc_reasm *r) {
     struct sc_reasm_conn *c = r->buckets[i];
     while (c) {
       struct sc_reasm_conn *n = c->hnext;
-      size_t k = c->hash & (nb - 1);
+      size_t k = c->bhash & (nb - 1);
       c->hnext = b[k];
       b[k] = c;
       c = n;
@@ -331,11 +357,11 @@ static void expire(struct sc_reasm *r, uint64_t now) {
 int sc_reasm_segment(struct sc_reasm *r, const struct sc_segment *s, struct sc_error *err) {
   int rc = 0;
   expire(r, s->ts_ns);
-  uint64_t h = tuple_hash(s->family, s->src, s->sport, s->dst, s->dport);
+  uint64_t h = bucket_hash(s);
   struct sc_reasm_conn *c = r->buckets[h & (r->nbuckets - 1)];
   int di = -1;
   for (; c; c = c->hnext)
-    if (c->hash == h && (di = match(c, s)) >= 0) break;
+    if (c->bhash == h && (di = match(c, s)) >= 0) break;
   int syn_only = (s->flags & (SC_TCP_SYN | SC_TCP_ACK)) == SC_TCP_SYN;
   if (!c) {
     /* Only a SYN or a segment with payload opens a connection: late ACKs,
@@ -355,7 +381,8 @@ int sc_reasm_segment(struct sc_reasm *r, const struct sc_segment *s, struct sc_e
     memcpy(c->addr[1], s->dst, 16);
     c->port[0] = s->sport;
     c->port[1] = s->dport;
-    c->hash = h;
+    c->hash = tuple_hash(s->family, s->src, s->sport, s->dst, s->dport);
+    c->bhash = h;
     size_t b = h & (r->nbuckets - 1);
     c->hnext = r->buckets[b];
     r->buckets[b] = c;

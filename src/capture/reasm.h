@@ -47,6 +47,7 @@ struct sc_reasm_conn {
   uint64_t first_ts, last_ts;
   uint64_t hash;        /* symmetric 4-tuple hash (xxhash), for sampling */
   /* private */
+  uint64_t bhash;       /* bucket hash (bucket_hash in reasm.c) */
   int closed;
   struct sc_reasm_dir *d;       /* [2] */
   struct sc_reasm_conn *hnext;  /* hash chain */

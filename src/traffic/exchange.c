@@ -12,9 +12,11 @@
 #include "util/err.h"
 
 void sc_http_msg_release(struct sc_http_msg *m) {
+  /* Capture releases each message several times on its way (parser reset,
+   * after moving it out, after writing): an empty one costs no free calls. */
   if (m->arena) {
     free(m->arena);
-  } else {
+  } else if (m->method || m->target || m->reason || m->headers) {
     free(m->method);
     free(m->target);
     free(m->reason);
@@ -24,7 +26,7 @@ void sc_http_msg_release(struct sc_http_msg *m) {
     }
     free(m->headers);
   }
-  free(m->body);
+  if (m->body) free(m->body);
   memset(m, 0, sizeof *m);
 }
 

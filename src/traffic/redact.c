@@ -28,6 +28,21 @@ struct sc_redact_step {
 static const char *const default_headers[] = {"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
                                               "X-Api-Key"};
 
+/* A 6-bit signature of a field name from its length and first letter
+ * (|0x20 folds the letter's case): names that compare equal
+ * case-insensitively have the same one, so a header line whose signature
+ * bit is not in name_sig_mask needs no compare. */
+static unsigned name_sig(const char *name, size_t len) {
+  unsigned c = len ? ((unsigned char)name[0] | 0x20u) : 0;
+  return (unsigned)((len * 5u + c) & 63u); /* 5: no common field name collides with the defaults */
+}
+
+static void update_sig_mask(struct sc_redact_cfg *cfg) {
+  cfg->name_sig_mask = 0;
+  for (size_t i = 0; i < cfg->n_headers; i++)
+    cfg->name_sig_mask |= (uint64_t)1 << name_sig(cfg->headers[i], cfg->header_lens[i]);
+}
+
 static int is_tchar(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
 }
@@ -51,6 +66,7 @@ void sc_redact_cfg_keep_header(struct sc_redact_cfg *cfg, const char *name) {
       memmove(&cfg->headers[i], &cfg->headers[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->headers);
       memmove(&cfg->header_lens[i], &cfg->header_lens[i + 1], (cfg->n_headers - i - 1) * sizeof *cfg->header_lens);
       cfg->n_headers--;
+      update_sig_mask(cfg);
     } else {
       i++;
     }
@@ -74,6 +90,7 @@ int sc_redact_cfg_add_header(struct sc_redact_cfg *cfg, const char *name, struct
   if (!h[cfg->n_headers]) return sc_error_set(err, SC_ENOMEM, "out of memory");
   l[cfg->n_headers] = strlen(name);
   cfg->n_headers++;
+  update_sig_mask(cfg);
   return 0;
 }
 
@@ -388,9 +405,15 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
   for (size_t i = 0; i < m->n_headers; i++) {
     struct sc_hdr *h = &m->headers[i];
     if (!h->name) continue;
+    /* Capture calls this for every message: most lines are skipped by their
+     * signature, and most of the rest by the length and first letter. */
+    if (!((cfg->name_sig_mask >> name_sig(h->name, h->name_len)) & 1)) continue;
     for (size_t j = 0; j < cfg->n_headers; j++) {
       size_t n = cfg->header_lens[j];
-      if (h->name_len == n && !strncasecmp(h->name, cfg->headers[j], n)) {
+      /* |0x20 folds letters' case; other bytes may collide, never differ
+       * when equal, so this only skips true mismatches. */
+      if (h->name_len == n && ((h->name[0] | 0x20) == (cfg->headers[j][0] | 0x20)) &&
+          !strncasecmp(h->name, cfg->headers[j], n)) {
         if (h->value && h->value_len == sizeof SC_REDACTED_MARKER - 1 &&
             !memcmp(h->value, SC_REDACTED_MARKER, h->value_len))
           break;
@@ -411,15 +434,27 @@ static int redact_headers(const struct sc_redact_cfg *cfg, struct sc_http_msg *m
 }
 
 int sc_redact_exchange(const struct sc_redact_cfg *cfg, struct sc_exchange *x, struct sc_error *err) {
-  int r[4];
-  r[0] = redact_headers(cfg, &x->req);
-  r[1] = r[0] < 0 ? 0 : redact_headers(cfg, &x->resp);
-  r[2] = r[0] < 0 || r[1] < 0 ? 0 : redact_body(cfg, &x->req, !!(x->flags & SC_XF_REQ_TRUNCATED), 0);
-  r[3] = r[0] < 0 || r[1] < 0 || r[2] < 0
-             ? 0
-             : redact_body(cfg, &x->resp, !!(x->flags & SC_XF_RESP_TRUNCATED), !!(x->flags & SC_XF_RESP_ENCODED));
-  for (int i = 0; i < 4; i++)
-    if (r[i] < 0) return sc_error_set(err, SC_ENOMEM, "out of memory while redacting");
-  if (r[0] || r[1] || r[2] || r[3]) x->flags |= SC_XF_REDACTED;
+  /* Each step runs only when the ones before it did not run out of memory;
+   * a step with nothing configured is skipped (capture calls this for every
+   * exchange, most often with the default header list only). */
+  int r = 0, changed = 0;
+  if (cfg->n_headers) {
+    r = redact_headers(cfg, &x->req);
+    if (r >= 0) {
+      changed |= r;
+      r = redact_headers(cfg, &x->resp);
+    }
+  }
+  if (r >= 0 && cfg->n_paths) {
+    changed |= r;
+    r = redact_body(cfg, &x->req, !!(x->flags & SC_XF_REQ_TRUNCATED), 0);
+    if (r >= 0) {
+      changed |= r;
+      r = redact_body(cfg, &x->resp, !!(x->flags & SC_XF_RESP_TRUNCATED), !!(x->flags & SC_XF_RESP_ENCODED));
+    }
+  }
+  if (r < 0) return sc_error_set(err, SC_ENOMEM, "out of memory while redacting");
+  changed |= r;
+  if (changed) x->flags |= SC_XF_REDACTED;
   return 0;
 }

@@ -34,6 +34,7 @@ struct sc_redact_cfg {
   char **headers;              /* header names redacted (case-insensitive) */
   size_t *header_lens;         /* strlen of each (compared first) */
   size_t n_headers;
+  uint64_t name_sig_mask;      /* bit name_sig() of each header name (redact.c) */
   struct sc_redact_path *paths;
   size_t n_paths;
 };

@@ -114,6 +114,16 @@ static int stream_flush(struct sc_tf_writer *w, ZSTD_EndDirective mode, struct s
   return rc;
 }
 
+/* The frame prefix of the n payload bytes at p: length, then CRC-32 (IEEE,
+ * the value zlib's crc32() gives, which the reader checks), big-endian. */
+static void put_frame_prefix(uint8_t *pre, const uint8_t *p, size_t n) {
+  uint32_t crc = libdeflate_crc32(0, p, n);
+  uint8_t v[SC_TF_FRAME_PREFIX] = {
+      (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
+      (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+  memcpy(pre, v, sizeof v);
+}
+
 /* Emits the current packer contents as one frame. */
 static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
   if (w->e.oom) return sc_error_set(err, SC_ENOMEM, "out of memory writing traffic file '%s'", w->path);
@@ -121,11 +131,8 @@ static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
   if (n > SC_MAX_RECORD_BYTES)
     return sc_error_set(err, SC_ETOOBIG, "cannot write traffic file '%s': record of %zu bytes exceeds %u",
                         w->path, n, (unsigned)SC_MAX_RECORD_BYTES);
-  /* CRC-32 (IEEE), the value zlib's crc32() gives, which the reader checks */
-  uint32_t crc = libdeflate_crc32(0, w->e.p, n);
-  uint8_t pre[SC_TF_FRAME_PREFIX] = {
-      (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-      (uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+  uint8_t pre[SC_TF_FRAME_PREFIX];
+  put_frame_prefix(pre, w->e.p, n);
   int rc = stream_put(w, pre, sizeof pre, err);
   if (!rc) rc = stream_put(w, w->e.p, n, err);
   w->bytes_since_flush += n + sizeof pre;
@@ -136,7 +143,17 @@ static int emit_frame(struct sc_tf_writer *w, struct sc_error *err) {
  * A small encoder of the few formats the writer emits, into one growable
  * buffer: the writer sits on capture's hot path, and msgpack-c's packer costs
  * a callback and a capacity check per token. Output is plain msgpack; the
- * reader decodes it with msgpack-c (and tests cross-check both ways). */
+ * reader decodes it with msgpack-c (and tests cross-check both ways).
+ *
+ * The w_* primitives write at a cursor without any check and return the
+ * cursor past what they wrote: an exchange record reserves an upper bound of
+ * its size once (exchange_bound) and then writes with the cursor in a
+ * register. The e_* wrappers check before each token, for the cold header
+ * and trailer records. Bounds: an integer takes at most 9 bytes, a
+ * str/bin/array/map head at most 5. */
+
+#define MP_INT_MAX 9
+#define MP_HEAD_MAX 5
 
 static int enc_grow(struct enc *e, size_t n) {
   size_t nc = e->cap ? e->cap : 4096;
@@ -155,182 +172,221 @@ static inline int need(struct enc *e, size_t n) {
   return e->cap - e->len >= n ? 0 : enc_grow(e, n);
 }
 
+/* Big-endian stores of 2, 4 or 8 bytes (one byte swap and one store). */
 static inline void put_be(uint8_t *p, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; i--) {
-    p[i] = (uint8_t)v;
-    v >>= 8;
+  if (n == 8) {
+    uint64_t b = __builtin_bswap64(v);
+    memcpy(p, &b, 8);
+  } else if (n == 4) {
+    uint32_t b = __builtin_bswap32((uint32_t)v);
+    memcpy(p, &b, 4);
+  } else {
+    uint16_t b = __builtin_bswap16((uint16_t)v);
+    memcpy(p, &b, 2);
   }
 }
 
-static inline void e_uint(struct enc *e, uint64_t v) {
-  if (need(e, 9)) return;
-  uint8_t *p = e->p + e->len;
+static inline uint8_t *w_uint(uint8_t *p, uint64_t v) {
   if (v < 128) {
     p[0] = (uint8_t)v;
-    e->len += 1;
-  } else if (v <= 0xff) {
+    return p + 1;
+  }
+  if (v <= 0xff) {
     p[0] = 0xcc;
     p[1] = (uint8_t)v;
-    e->len += 2;
-  } else if (v <= 0xffff) {
+    return p + 2;
+  }
+  if (v <= 0xffff) {
     p[0] = 0xcd;
     put_be(p + 1, v, 2);
-    e->len += 3;
-  } else if (v <= 0xffffffffu) {
+    return p + 3;
+  }
+  if (v <= 0xffffffffu) {
     p[0] = 0xce;
     put_be(p + 1, v, 4);
-    e->len += 5;
-  } else {
-    p[0] = 0xcf;
-    put_be(p + 1, v, 8);
-    e->len += 9;
+    return p + 5;
   }
+  p[0] = 0xcf;
+  put_be(p + 1, v, 8);
+  return p + 9;
 }
 
-static inline void e_int(struct enc *e, int64_t v) {
-  if (v >= 0) {
-    e_uint(e, (uint64_t)v);
-    return;
-  }
-  if (need(e, 9)) return;
-  uint8_t *p = e->p + e->len;
+static inline uint8_t *w_int(uint8_t *p, int64_t v) {
+  if (v >= 0) return w_uint(p, (uint64_t)v);
   if (v >= -32) {
     p[0] = (uint8_t)(int8_t)v;
-    e->len += 1;
-  } else {
-    p[0] = 0xd3;
-    put_be(p + 1, (uint64_t)v, 8);
-    e->len += 9;
+    return p + 1;
   }
+  p[0] = 0xd3;
+  put_be(p + 1, (uint64_t)v, 8);
+  return p + 9;
 }
 
-static inline void e_container(struct enc *e, size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
-  if (need(e, 5)) return;
-  uint8_t *p = e->p + e->len;
+static inline uint8_t *w_container(uint8_t *p, size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
   if (n < 16) {
     p[0] = (uint8_t)(fix | n);
-    e->len += 1;
-  } else if (n <= 0xffff) {
+    return p + 1;
+  }
+  if (n <= 0xffff) {
     p[0] = b16;
     put_be(p + 1, n, 2);
-    e->len += 3;
-  } else {
-    p[0] = b32;
-    put_be(p + 1, n, 4);
-    e->len += 5;
+    return p + 3;
   }
+  p[0] = b32;
+  put_be(p + 1, n, 4);
+  return p + 5;
 }
 
-static inline void e_map(struct enc *e, size_t n) { e_container(e, n, 0x80, 0xde, 0xdf); }
-static inline void e_array(struct enc *e, size_t n) { e_container(e, n, 0x90, 0xdc, 0xdd); }
-
-static inline void e_nil(struct enc *e) {
-  if (need(e, 1)) return;
-  e->p[e->len++] = 0xc0;
-}
+static inline uint8_t *w_map(uint8_t *p, size_t n) { return w_container(p, n, 0x80, 0xde, 0xdf); }
+static inline uint8_t *w_array(uint8_t *p, size_t n) { return w_container(p, n, 0x90, 0xdc, 0xdd); }
 
 /* str (bin=0) or bin (bin=1) of n bytes. */
-static inline void e_bytes(struct enc *e, const void *s, size_t n, int bin) {
-  if (need(e, n + 5)) return;
-  uint8_t *p = e->p + e->len;
-  size_t h;
+static inline uint8_t *w_bytes(uint8_t *p, const void *s, size_t n, int bin) {
   if (!bin && n < 32) {
-    p[0] = (uint8_t)(0xa0 | n);
-    h = 1;
+    *p++ = (uint8_t)(0xa0 | n);
   } else if (n <= 0xff) {
     p[0] = bin ? 0xc4 : 0xd9;
     p[1] = (uint8_t)n;
-    h = 2;
+    p += 2;
   } else if (n <= 0xffff) {
     p[0] = bin ? 0xc5 : 0xda;
     put_be(p + 1, n, 2);
-    h = 3;
+    p += 3;
   } else {
     p[0] = bin ? 0xc6 : 0xdb;
     put_be(p + 1, n, 4);
-    h = 5;
+    p += 5;
   }
-  if (n) memcpy(p + h, s, n);
-  e->len += h + n;
+  sc_copy_short(p, s, n); /* header names and values: mostly under 32 bytes */
+  return p + n;
 }
 
-static inline void e_str(struct enc *e, const char *s, size_t n) {
-  if (!s) e_nil(e);
-  else e_bytes(e, s, n, 0);
+/* A C string, or nil for NULL; n is strlen(s). */
+static inline uint8_t *w_str(uint8_t *p, const char *s, size_t n) {
+  if (!s) {
+    *p = 0xc0;
+    return p + 1;
+  }
+  return w_bytes(p, s, n, 0);
 }
-
-static inline void e_cstr(struct enc *e, const char *s) { e_str(e, s, s ? strlen(s) : 0); }
 
 /* Keys are literals shorter than 32 bytes (a fixstr): with the length known
  * at compile time the copy is a few moves, not a memcpy call. */
-static inline void e_key(struct enc *e, const char *s, size_t n) {
-  if (need(e, n + 1)) return;
-  uint8_t *p = e->p + e->len;
+static inline uint8_t *w_key(uint8_t *p, const char *s, size_t n) {
   p[0] = (uint8_t)(0xa0 | n);
   memcpy(p + 1, s, n);
-  e->len += n + 1;
+  return p + 1 + n;
 }
 
-#define KEY(e, lit)                                             \
+#define KEY(q, lit)                                             \
   do {                                                          \
     _Static_assert(sizeof(lit) - 1 < 32, "key must be a fixstr"); \
-    e_key((e), (lit), sizeof(lit) - 1);                         \
+    (q) = w_key((q), (lit), sizeof(lit) - 1);                   \
   } while (0)
 
-static void e_msg(struct enc *e, const struct sc_http_msg *m, int is_req) {
-  e_map(e, 6);
+/* Checked wrappers (a failed growth sets e->oom and writes nothing). */
+static void e_uint(struct enc *e, uint64_t v) {
+  if (!need(e, MP_INT_MAX)) e->len = (size_t)(w_uint(e->p + e->len, v) - e->p);
+}
+
+static void e_container(struct enc *e, size_t n, int map) {
+  if (!need(e, MP_HEAD_MAX)) e->len = (size_t)((map ? w_map : w_array)(e->p + e->len, n) - e->p);
+}
+
+static void e_cstr(struct enc *e, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (!need(e, n + MP_HEAD_MAX)) e->len = (size_t)(w_str(e->p + e->len, s, n) - e->p);
+}
+
+#define E_KEY(e, lit)                                   \
+  do {                                                  \
+    if (!need((e), sizeof(lit))) {                      \
+      uint8_t *q_ = (e)->p + (e)->len;                  \
+      KEY(q_, lit);                                     \
+      (e)->len = (size_t)(q_ - (e)->p);                 \
+    }                                                   \
+  } while (0)
+
+/* Lengths of a message's C strings, measured once for the bound and the
+ * write. */
+struct msg_lens {
+  size_t a, b; /* method and target, or reason (b unused) */
+};
+
+static size_t msg_bound(const struct sc_http_msg *m, int is_req, struct msg_lens *l) {
   if (is_req) {
-    KEY(e, "method");
-    e_cstr(e, m->method);
-    KEY(e, "target");
-    e_cstr(e, m->target);
+    l->a = m->method ? strlen(m->method) : 0;
+    l->b = m->target ? strlen(m->target) : 0;
   } else {
-    KEY(e, "status");
-    e_int(e, m->status);
-    KEY(e, "reason");
-    e_cstr(e, m->reason);
+    l->a = m->reason ? strlen(m->reason) : 0;
+    l->b = 0;
   }
-  KEY(e, "version");
-  e_array(e, 2);
-  e_uint(e, m->version_major);
-  e_uint(e, m->version_minor);
-  KEY(e, "headers");
-  e_array(e, m->n_headers);
+  /* map, six keys (at most 14 bytes each with their fixstr byte), the two
+   * start-line fields, version, headers, body, body_wire_len */
+  size_t n = MP_HEAD_MAX + 6 * 14 + 2 * (MP_HEAD_MAX + MP_INT_MAX) + l->a + l->b +
+             (1 + 2 * MP_INT_MAX) + MP_HEAD_MAX + MP_HEAD_MAX + MP_INT_MAX;
   for (size_t i = 0; i < m->n_headers; i++) {
     const struct sc_hdr *h = &m->headers[i];
-    e_array(e, 2);
-    e_bytes(e, h->name ? h->name : "", h->name ? h->name_len : 0, 0);
-    e_bytes(e, h->value ? h->value : "", h->value ? h->value_len : 0, 0);
+    n += 1 + 2 * MP_HEAD_MAX + (h->name ? h->name_len : 0) + (h->value ? h->value_len : 0);
   }
-  KEY(e, "body");
-  e_bytes(e, m->body, m->body ? m->body_len : 0, 1);
-  KEY(e, "body_wire_len");
-  e_uint(e, m->body_wire_len);
+  if (m->body) n += m->body_len;
+  return n;
+}
+
+static uint8_t *w_msg(uint8_t *q, const struct sc_http_msg *m, int is_req, const struct msg_lens *l) {
+  q = w_map(q, 6);
+  if (is_req) {
+    KEY(q, "method");
+    q = w_str(q, m->method, l->a);
+    KEY(q, "target");
+    q = w_str(q, m->target, l->b);
+  } else {
+    KEY(q, "status");
+    q = w_int(q, m->status);
+    KEY(q, "reason");
+    q = w_str(q, m->reason, l->a);
+  }
+  KEY(q, "version");
+  q = w_array(q, 2);
+  q = w_uint(q, m->version_major);
+  q = w_uint(q, m->version_minor);
+  KEY(q, "headers");
+  q = w_array(q, m->n_headers);
+  for (size_t i = 0; i < m->n_headers; i++) {
+    const struct sc_hdr *h = &m->headers[i];
+    *q++ = 0x92; /* fixarray of 2 */
+    q = w_bytes(q, h->name ? h->name : "", h->name ? h->name_len : 0, 0);
+    q = w_bytes(q, h->value ? h->value : "", h->value ? h->value_len : 0, 0);
+  }
+  KEY(q, "body");
+  q = w_bytes(q, m->body, m->body ? m->body_len : 0, 1);
+  KEY(q, "body_wire_len");
+  return w_uint(q, m->body_wire_len);
 }
 
 static void e_header(struct enc *pk, const struct sc_tf_header *h, int compress) {
-  e_map(pk, 10);
-  KEY(pk, "t");
+  e_container(pk, 10, 1);
+  E_KEY(pk, "t");
   e_cstr(pk, "h");
-  KEY(pk, "version");
+  E_KEY(pk, "version");
   e_uint(pk, SC_TF_VERSION);
-  KEY(pk, "created_ns");
+  E_KEY(pk, "created_ns");
   e_uint(pk, h ? h->created_ns : 0);
-  KEY(pk, "source_kind");
+  E_KEY(pk, "source_kind");
   e_cstr(pk, h ? h->source_kind : NULL);
-  KEY(pk, "source");
+  E_KEY(pk, "source");
   e_cstr(pk, h ? h->source : NULL);
-  KEY(pk, "filter");
+  E_KEY(pk, "filter");
   e_cstr(pk, h ? h->filter : NULL);
-  KEY(pk, "host");
+  E_KEY(pk, "host");
   e_cstr(pk, h ? h->host : NULL);
-  KEY(pk, "redactions");
+  E_KEY(pk, "redactions");
   uint32_t nr = h && h->redactions ? h->n_redactions : 0;
-  e_array(pk, nr);
+  e_container(pk, nr, 0);
   for (uint32_t i = 0; i < nr; i++) e_cstr(pk, h->redactions[i] ? h->redactions[i] : "");
-  KEY(pk, "tool");
+  E_KEY(pk, "tool");
   e_cstr(pk, h && h->tool ? h->tool : "shadowctl " SHADOWCTL_VERSION);
-  KEY(pk, "compression");
+  E_KEY(pk, "compression");
   e_cstr(pk, compress ? "zstd" : "none");
 }
 
@@ -406,44 +462,77 @@ out:
   return 0;
 }
 
+/* Encodes exchange x at q (room for exchange_bound bytes) and returns the end. */
+static uint8_t *w_exchange(uint8_t *q, const struct sc_exchange *x, const struct msg_lens *lq,
+                           const struct msg_lens *ls) {
+  q = w_map(q, 7);
+  KEY(q, "t");
+  KEY(q, "x"); /* the value "x": a fixstr like a key */
+  KEY(q, "id");
+  q = w_uint(q, x->id);
+  KEY(q, "conn");
+  q = w_map(q, 6);
+  size_t alen = x->conn.family == 6 ? 16 : 4;
+  KEY(q, "family");
+  q = w_uint(q, x->conn.family == 6 ? 6 : 4);
+  KEY(q, "client");
+  q = w_bytes(q, x->conn.client_addr, alen, 1);
+  KEY(q, "server");
+  q = w_bytes(q, x->conn.server_addr, alen, 1);
+  KEY(q, "client_port");
+  q = w_uint(q, x->conn.client_port);
+  KEY(q, "server_port");
+  q = w_uint(q, x->conn.server_port);
+  KEY(q, "conn_id");
+  q = w_uint(q, x->conn.conn_id);
+  KEY(q, "req");
+  q = w_msg(q, &x->req, 1, lq);
+  KEY(q, "resp");
+  q = w_msg(q, &x->resp, 0, ls);
+  KEY(q, "ts");
+  q = w_array(q, 4);
+  q = w_uint(q, x->t_req_first);
+  q = w_uint(q, x->t_req_last);
+  q = w_uint(q, x->t_resp_first);
+  q = w_uint(q, x->t_resp_last);
+  KEY(q, "flags");
+  return w_uint(q, x->flags);
+}
+
+/* Upper bound of w_exchange's output; fills the string lengths it needs. */
+static size_t exchange_bound(const struct sc_exchange *x, struct msg_lens *lq, struct msg_lens *ls) {
+  /* the exchange map with its 7 keys, "x", id, conn (6 keys, 2 addresses, 4
+   * integers), ts (4 integers), flags: 256 bytes bound it */
+  return 256 + msg_bound(&x->req, 1, lq) + msg_bound(&x->resp, 0, ls);
+}
+
 int sc_tf_writer_append(struct sc_tf_writer *w, const struct sc_exchange *x, struct sc_error *err) {
   if (w->failed) return sc_error_set(err, w->failed, "traffic file '%s': writer failed earlier", w->path);
   struct enc *pk = &w->e;
-  pk->len = 0;
-  e_map(pk, 7);
-  KEY(pk, "t");
-  e_cstr(pk, "x");
-  KEY(pk, "id");
-  e_uint(pk, x->id);
-  KEY(pk, "conn");
-  e_map(pk, 6);
-  size_t alen = x->conn.family == 6 ? 16 : 4;
-  KEY(pk, "family");
-  e_uint(pk, x->conn.family == 6 ? 6 : 4);
-  KEY(pk, "client");
-  e_bytes(pk, x->conn.client_addr, alen, 1);
-  KEY(pk, "server");
-  e_bytes(pk, x->conn.server_addr, alen, 1);
-  KEY(pk, "client_port");
-  e_uint(pk, x->conn.client_port);
-  KEY(pk, "server_port");
-  e_uint(pk, x->conn.server_port);
-  KEY(pk, "conn_id");
-  e_uint(pk, x->conn.conn_id);
-  KEY(pk, "req");
-  e_msg(pk, &x->req, 1);
-  KEY(pk, "resp");
-  e_msg(pk, &x->resp, 0);
-  KEY(pk, "ts");
-  e_array(pk, 4);
-  e_uint(pk, x->t_req_first);
-  e_uint(pk, x->t_req_last);
-  e_uint(pk, x->t_resp_first);
-  e_uint(pk, x->t_resp_last);
-  KEY(pk, "flags");
-  e_uint(pk, x->flags);
-  int rc = emit_frame(w, err);
-  if (rc == SC_ETOOBIG) return rc; /* this record only; the file stays valid */
+  struct msg_lens lq, ls;
+  size_t bound = exchange_bound(x, &lq, &ls);
+  int rc = 0;
+  if (!w->cctx && SC_TF_FRAME_PREFIX + bound <= OUT_CAP) {
+    /* Plain output: encode in place in the output buffer, after room for
+     * the frame prefix, instead of encoding and then copying. */
+    if (w->out_len + SC_TF_FRAME_PREFIX + bound > OUT_CAP) {
+      rc = out_drain(w, err);
+      if (rc) {
+        w->failed = rc;
+        return rc;
+      }
+    }
+    uint8_t *body = w->out + w->out_len + SC_TF_FRAME_PREFIX;
+    size_t n = (size_t)(w_exchange(body, x, &lq, &ls) - body);
+    put_frame_prefix(body - SC_TF_FRAME_PREFIX, body, n);
+    w->out_len += SC_TF_FRAME_PREFIX + n;
+    w->bytes_since_flush += SC_TF_FRAME_PREFIX + n;
+  } else {
+    pk->len = 0;
+    if (need(pk, bound) == 0) pk->len = (size_t)(w_exchange(pk->p, x, &lq, &ls) - pk->p);
+    rc = emit_frame(w, err);
+    if (rc == SC_ETOOBIG) return rc; /* this record only; the file stays valid */
+  }
   if (!rc && (++w->n_since_flush >= SC_TF_FLUSH_EVERY_N || w->bytes_since_flush >= SC_TF_FLUSH_EVERY_BYTES))
     rc = stream_flush(w, ZSTD_e_flush, err);
   if (rc) w->failed = rc;
@@ -477,8 +566,8 @@ static void e_stats(struct enc *pk, const struct sc_tf_stats *s) {
       {"first_ts_ns", s->first_ts_ns}, {"last_ts_ns", s->last_ts_ns},
   };
   size_t n = sizeof f / sizeof f[0];
-  e_map(pk, n + 1);
-  KEY(pk, "t");
+  e_container(pk, n + 1, 1);
+  E_KEY(pk, "t");
   e_cstr(pk, "s");
   for (size_t i = 0; i < n; i++) {
     e_cstr(pk, f[i].k);

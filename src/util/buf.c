@@ -35,11 +35,6 @@ void sc_buf_release(struct sc_buf *b) {
   b->cap = 0;
 }
 
-void sc_buf_reset(struct sc_buf *b) {
-  b->len = 0;
-  if (b->cap) b->p[0] = '\0';
-}
-
 int sc_buf_reserve(struct sc_buf *b, size_t n) {
   if (n > b->max || b->len > b->max - n) return SC_ETOOBIG;
   size_t need = b->len + n + 1;

@@ -14,8 +14,43 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/err.h"
+
+/* memcpy for short strings on hot paths (header names and values, a few
+ * dozen bytes): two overlapping loads and stores of 16, 8 or 4 bytes that
+ * stay inside both buffers, instead of a library call; longer copies call
+ * memcpy. */
+static inline void sc_copy_short(void *dst, const void *src, size_t n) {
+  uint8_t *d = dst;
+  const uint8_t *s = src;
+  if (n > 32) {
+    memcpy(d, s, n);
+  } else if (n >= 16) {
+    uint8_t a[16], b[16];
+    memcpy(a, s, 16);
+    memcpy(b, s + n - 16, 16);
+    memcpy(d, a, 16);
+    memcpy(d + n - 16, b, 16);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else if (n) {
+    d[0] = s[0];
+    d[n / 2] = s[n / 2];
+    d[n - 1] = s[n - 1];
+  }
+}
 
 /* A borrowed view. Lifetime: as stated by whoever returned it. */
 struct sc_slice {
@@ -40,8 +75,11 @@ struct sc_buf {
 void sc_buf_init(struct sc_buf *b, size_t max);
 /* Frees what b holds and leaves it empty (reusable, same max). */
 void sc_buf_release(struct sc_buf *b);
-/* Empties without freeing. */
-void sc_buf_reset(struct sc_buf *b);
+/* Empties without freeing (inline: parsers reset per message). */
+static inline void sc_buf_reset(struct sc_buf *b) {
+  b->len = 0;
+  if (b->cap) b->p[0] = '\0';
+}
 
 int sc_buf_append(struct sc_buf *b, const void *data, size_t n) SC_MUST_CHECK;
 int sc_buf_puts(struct sc_buf *b, const char *s) SC_MUST_CHECK;

@@ -396,16 +396,16 @@ static void bind_span(struct sc_store_writer *w, sqlite3_stmt *st, int i, const 
   else sqlite3_bind_text64(st, i, w->stage.p ? w->stage.p + sp->off : "", sp->len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
-/* Inserts every staged row (exchanges first); the stage is empty afterwards.
- * On failure the open batch is rolled back. */
+/* Inserts every staged row (exchanges first), one statement per kind: the
+ * adders drain before either kind passes SC_STORE_MULTI rows. The stage is
+ * empty afterwards; on failure the open batch is rolled back. */
 static int drain(struct sc_store_writer *w, struct sc_error *err) {
   int rc = SC_OK;
-  for (unsigned i = 0; i < w->nsx && !rc;) {
-    unsigned n = w->nsx - i < SC_STORE_MULTI ? w->nsx - i : SC_STORE_MULTI;
+  if (w->nsx) {
     sqlite3_stmt *st = NULL;
-    rc = ins_stmt(w, w->ins_x, ins_x_head, ins_x_row, n, &st, err);
-    for (unsigned k = 0; k < n && !rc; k++) {
-      const struct staged_x *x = &w->sx[i + k];
+    rc = ins_stmt(w, w->ins_x, ins_x_head, ins_x_row, w->nsx, &st, err);
+    for (unsigned k = 0; k < w->nsx && !rc; k++) {
+      const struct staged_x *x = &w->sx[k];
       int b = (int)k * INS_X_COLS;
       sqlite3_bind_int64(st, b + 1, w->run_id);
       sqlite3_bind_int64(st, b + 2, x->seq);
@@ -425,14 +425,12 @@ static int drain(struct sc_store_writer *w, struct sc_error *err) {
       sqlite3_bind_int64(st, b + 14, x->intended_ns);
     }
     if (!rc) rc = step_done(w->db, st, "cannot store exchange", err);
-    i += n;
   }
-  for (unsigned i = 0; i < w->nsr && !rc;) {
-    unsigned n = w->nsr - i < SC_STORE_MULTI ? w->nsr - i : SC_STORE_MULTI;
+  if (w->nsr && !rc) {
     sqlite3_stmt *st = NULL;
-    rc = ins_stmt(w, w->ins_r, ins_r_head, ins_r_row, n, &st, err);
-    for (unsigned k = 0; k < n && !rc; k++) {
-      const struct staged_r *r = &w->sr[i + k];
+    rc = ins_stmt(w, w->ins_r, ins_r_head, ins_r_row, w->nsr, &st, err);
+    for (unsigned k = 0; k < w->nsr && !rc; k++) {
+      const struct staged_r *r = &w->sr[k];
       int b = (int)k * INS_R_COLS;
       sqlite3_bind_int64(st, b + 1, w->run_id);
       sqlite3_bind_int64(st, b + 2, r->seq);
@@ -455,7 +453,6 @@ static int drain(struct sc_store_writer *w, struct sc_error *err) {
       bind_span(w, st, b + 15, &r->ctype, 0);
     }
     if (!rc) rc = step_done(w->db, st, "cannot store response", err);
-    i += n;
   }
   if (rc) wrollback(w);
   else unstage(w);

@@ -98,7 +98,6 @@ struct rp_engine {
   int stopping, interrupted, aborted, finishing, closed;
   int signals;
   uint64_t jobs_inflight;
-  int kicked;                 /* sched is armed to run now (kick) */
   uint64_t stored;
   struct sc_error fatal;
   /* progressive canary */
@@ -551,8 +550,8 @@ static void on_sched(uv_timer_t *h);
  * when a run is already due, the timer is left alone (re-arming it is a heap
  * removal and insertion each time). */
 static void kick(struct rp_engine *eng) {
-  if (eng->finishing || eng->kicked) return;
-  eng->kicked = 1;
+  if (eng->finishing) return;
+  if (uv_is_active((uv_handle_t *)&eng->sched) && uv_timer_get_due_in(&eng->sched) == 0) return;
   uv_timer_start(&eng->sched, on_sched, 0, 0);
 }
 
@@ -583,7 +582,6 @@ static void pump(struct rp_engine *eng) {
     if (j->intended_ns > now) {
       uint64_t ms = (j->intended_ns - now + 999999) / 1000000;
       uv_timer_start(&eng->sched, on_sched, ms, 0);
-      eng->kicked = 0; /* a later kick brings it forward */
       return;
     }
     if (cfg->pacing == SC_PACE_MAX) {
@@ -604,11 +602,7 @@ static void pump(struct rp_engine *eng) {
   progress(eng);
 }
 
-static void on_sched(uv_timer_t *h) {
-  struct rp_engine *eng = h->data;
-  eng->kicked = 0;
-  pump(eng);
-}
+static void on_sched(uv_timer_t *h) { pump(h->data); }
 
 /* ---- steps, finish ---- */
 
@@ -753,7 +747,6 @@ static void on_signal(uv_signal_t *h, int signum) {
     eng->interrupted = 1;
     eng->stopping = 1;
     uv_timer_stop(&eng->sched);
-    eng->kicked = 0;
     progress(eng);
   } else {
     for (int i = 0; i < SC_T_COUNT; i++)

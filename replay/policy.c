@@ -146,11 +146,8 @@ static json_t *json_follow(json_t *v, const char *path) {
 }
 
 static char *default_key_hex(uint64_t h) {
-  static const char hex[] = "0123456789abcdef";
   char *s = malloc(17);
-  if (!s) return NULL;
-  for (int i = 15; i >= 0; i--, h >>= 4) s[i] = hex[h & 15]; /* "%016llx", without printf */
-  s[16] = '\0';
+  if (s) sc_fmt_hex64(s, h);
   return s;
 }
 

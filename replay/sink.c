@@ -252,7 +252,7 @@ static int write_job(struct rp_sink *s, struct rp_job *j, struct sc_error *e) {
     const char *ctype = NULL;
     const char *hj = tr->errkind ? NULL : rp_headers_json(&s->json, &tr->hdr_raw, &ctype);
     char hash[17] = "";
-    if (!tr->errkind) snprintf(hash, sizeof hash, "%016llx", (unsigned long long)rp_treq_body_hash(tr));
+    if (!tr->errkind) sc_fmt_hex64(hash, rp_treq_body_hash(tr));
     uint64_t from = s->rate_pacing ? s->start_ns + j->intended_ns : tr->start_ns;
     if (from > tr->done_ns) from = tr->start_ns;
     double skew = NAN;

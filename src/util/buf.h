@@ -52,6 +52,14 @@ static inline void sc_copy_short(void *dst, const void *src, size_t n) {
   }
 }
 
+/* v as 16 lower-case hex digits and a NUL: "%016llx" without printf (hash
+ * keys and body hashes, once per replayed request or answer). */
+static inline void sc_fmt_hex64(char out[17], uint64_t v) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, v >>= 4) out[i] = hex[v & 15];
+  out[16] = '\0';
+}
+
 /* A borrowed view. Lifetime: as stated by whoever returned it. */
 struct sc_slice {
   const char *p;

@@ -714,7 +714,7 @@ void sc_config_analysis_id(const struct sc_config *cfg, char out[17]) {
     h *= 1099511628211ull;
   }
   free(js);
-  snprintf(out, 17, "%016llx", (unsigned long long)h);
+  sc_fmt_hex64(out, h);
 }
 
 int sc_config_apply_set(struct sc_config *cfg, const char *assignment, struct sc_error *err) {

@@ -1,5 +1,6 @@
 /* test_buf.c - src/util/buf.c: capped buffers keep their invariants. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,4 +71,17 @@ Test(err, names_and_messages) {
   cr_assert_str_eq(sc_strerror(SC_ETRUNC), "truncated input");
   sc_error_prefix(&e, "reading");
   cr_assert_str_eq(e.msg, "reading: file 'x' cut at 7");
+}
+
+/* sc_fmt_hex64 is "%016llx": zero-padded, lower case, every nibble. */
+Test(buf, fmt_hex64_matches_printf) {
+  static const unsigned long long v[] = {0, 1, 0xf, 0x10, 0xdeadbeefull, 0x0123456789abcdefull,
+                                         0xfedcba9876543210ull, 0x8000000000000000ull, ~0ull};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    char got[17], want[17];
+    memset(got, 'x', sizeof got);
+    sc_fmt_hex64(got, v[i]);
+    snprintf(want, sizeof want, "%016llx", v[i]);
+    cr_assert_str_eq(got, want);
+  }
 }

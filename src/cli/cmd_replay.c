@@ -98,13 +98,19 @@ static int tf_next(void *ctx, struct sc_exchange *x, struct sc_error *err) {
   return sc_tf_reader_next(s->r, x, err);
 }
 
+/* Opens (or reopens, for --loop) the file. Replay sends requests: of the
+ * recorded answer the status is enough, its payload is not decoded. */
+static int tf_open(struct tf_src *s, struct sc_error *err) {
+  int rc = sc_tf_reader_open(&s->r, s->path, err);
+  if (!rc) sc_tf_reader_skip_response_payload(s->r, 1);
+  return rc;
+}
+
 static int tf_rewind(void *ctx, struct sc_error *err) {
   struct tf_src *s = ctx;
   sc_tf_reader_close(s->r);
   s->r = NULL;
-  int rc = sc_tf_reader_open(&s->r, s->path, err);
-  if (!rc) sc_tf_reader_skip_response_payload(s->r, 1);
-  return rc;
+  return tf_open(s, err);
 }
 
 static double tf_progress(void *ctx) {
@@ -451,11 +457,10 @@ int cmd_replay(int argc, char **argv) {
   }
 
   src.path = cfg.traffic_path;
-  if (sc_tf_reader_open(&src.r, src.path, &err)) {
+  if (tf_open(&src, &err)) {
     ret = sc_cli_error("replay", &err);
     goto out;
   }
-  sc_tf_reader_skip_response_payload(src.r, 1); /* replay sends requests: the recorded answer's status is enough */
   if (sc_db_open(&db, db_path, SC_DB_CREATE, &err)) {
     if (err.code == SC_EIO || err.code == SC_EDB) err.code = SC_EACCES; /* cannot write it: input error */
     ret = sc_cli_error("replay", &err);

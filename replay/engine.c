@@ -75,7 +75,6 @@ struct rp_engine {
   struct rp_sink *sink;          /* writer thread; owns w while running */
   uv_loop_t loop;
   uv_timer_t sched, flush, status;
-  uv_check_t handoff; /* hands the finished jobs of a loop iteration to the sink at once */
   uv_signal_t sigint, sigterm;
   int handles_init;
   struct rp_target t[SC_T_COUNT];
@@ -207,14 +206,19 @@ static void job_free(struct rp_job *j) {
   if (!j) return;
   struct rp_engine *eng = j->eng;
   for (int i = 0; i < SC_T_COUNT; i++) treq_recycle(eng, j->tr[i]);
-  sc_exchange_release(&j->x);
   free(j->key);
   free(j->req_headers_json);
   if (eng->n_pool_job + 1 > RP_POOL_MAX) {
+    sc_exchange_release(&j->x);
     free(j);
     return;
   }
+  /* the exchange's arena blocks stay with the pooled job: the reader fills
+   * them again (sc_exchange_clear), no allocation per exchange */
+  sc_exchange_clear(&j->x, RP_POOL_BUF_MAX);
+  struct sc_exchange x = j->x;
   memset(j, 0, sizeof *j);
+  j->x = x;
   j->sink_next = eng->pool_job;
   eng->pool_job = j;
   eng->n_pool_job++;
@@ -238,6 +242,7 @@ static void pools_free(struct rp_engine *eng) {
   while (eng->pool_job) {
     struct rp_job *j = eng->pool_job;
     eng->pool_job = j->sink_next;
+    sc_exchange_release(&j->x);
     free(j);
   }
   while (eng->pool_tr) {
@@ -264,12 +269,11 @@ static int method_allowed(const char *methods, const char *m) {
 /* Drops what replay never uses from the recorded response (memory): body,
  * headers and, when they share one allocation (m->arena), reason too. */
 static void trim_exchange(struct sc_exchange *x) {
-  free(x->resp.body);
-  x->resp.body = NULL;
-  x->resp.body_len = 0;
+  sc_http_msg_set_body(&x->resp, NULL, 0);
   if (x->resp.arena) {
     free(x->resp.arena);
     x->resp.arena = NULL;
+    x->resp.arena_cap = 0;
     x->resp.method = x->resp.target = x->resp.reason = NULL;
     x->resp.headers = NULL;
     x->resp.n_headers = 0;
@@ -668,19 +672,18 @@ static void progress(struct rp_engine *eng) {
   }
 }
 
+/* Every 100 ms: hands the finished jobs still held by the loop to the writer
+ * (a full batch goes at once, see sink.c rule 5) and checks for a write
+ * error. */
 static void on_flush(uv_timer_t *h) {
   struct rp_engine *eng = h->data;
   struct sc_error e;
   sc_error_init(&e);
+  rp_sink_flush(eng->sink);
   if (eng->sink && rp_sink_error(eng->sink, &e)) {
     set_fatal(eng, &e);
     progress(eng);
   }
-}
-
-static void on_handoff(uv_check_t *h) {
-  struct rp_engine *eng = h->data;
-  rp_sink_flush(eng->sink);
 }
 
 static void draw_status(struct rp_engine *eng, int final) {
@@ -761,7 +764,6 @@ static void close_all(struct rp_engine *eng) {
   uv_timer_stop(&eng->sched);
   uv_close((uv_handle_t *)&eng->sched, NULL);
   uv_close((uv_handle_t *)&eng->flush, NULL);
-  uv_close((uv_handle_t *)&eng->handoff, NULL);
   uv_close((uv_handle_t *)&eng->status, NULL);
   uv_close((uv_handle_t *)&eng->sigint, NULL);
   uv_close((uv_handle_t *)&eng->sigterm, NULL);
@@ -912,10 +914,9 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   uv_timer_init(&eng->loop, &eng->sched);
   uv_timer_init(&eng->loop, &eng->flush);
   uv_timer_init(&eng->loop, &eng->status);
-  uv_check_init(&eng->loop, &eng->handoff);
   uv_signal_init(&eng->loop, &eng->sigint);
   uv_signal_init(&eng->loop, &eng->sigterm);
-  eng->sched.data = eng->flush.data = eng->status.data = eng->handoff.data = eng;
+  eng->sched.data = eng->flush.data = eng->status.data = eng;
   eng->sigint.data = eng->sigterm.data = eng;
   uv_signal_start(&eng->sigint, on_signal, SIGINT);
   uv_signal_start(&eng->sigterm, on_signal, SIGTERM);
@@ -932,8 +933,6 @@ int sc_replay_run(const struct sc_replay_cfg *cfg, struct sc_replay_source *src,
   eng->step_start_ns = eng->start_ns;
   rc = rp_sink_start(&eng->sink, eng->w, eng->start_ns, cfg->pacing == SC_PACE_RATE, job_free, err);
   if (rc) goto out;
-  uv_check_start(&eng->handoff, on_handoff);
-  uv_unref((uv_handle_t *)&eng->handoff);
   kick(eng);
   uv_run(&eng->loop, UV_RUN_DEFAULT);
   if (SC_NEVER(!eng->finishing)) { /* the loop only ends after close_all */

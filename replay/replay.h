@@ -50,7 +50,8 @@ const char *sc_replay_errkind_name(int kind); /* "refused" ... NULL for NONE */
 typedef int (*sc_replay_step_hook)(void *ctx, sqlite3 *db, int64_t run_id, int step);
 
 /* Source of exchanges. next() returns 1 with x filled (x is released and
- * refilled by each call), 0 at end, or a negative sc_err with err set (the
+ * refilled by each call, as sc_tf_reader_next does: x may come in emptied
+ * by sc_exchange_clear, holding only kept arena blocks), 0 at end, or a negative sc_err with err set (the
  * engine replays what came before, records err->msg as the run's
  * traffic_error and finishes). rewind() restarts from the first exchange
  * (--loop); may be NULL. */

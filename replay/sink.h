@@ -17,7 +17,7 @@ struct rp_sink;
 int rp_sink_start(struct rp_sink **out, struct sc_store_writer *w, uint64_t start_ns, int rate_pacing,
                   void (*free_job)(struct rp_job *), struct sc_error *err);
 /* Hands j over (ownership moves). Jobs go to the writer in batches: when
- * RP_SINK_BATCH are pushed, or at rp_sink_flush / _barrier / _stop. */
+ * RP_SINK_BATCH (1024) are pushed, or at rp_sink_flush / _barrier / _stop. */
 void rp_sink_push(struct rp_sink *s, struct rp_job *j);
 /* Hands the pushed jobs to the writer now; waits while the queue is full.
  * Frees the jobs written since the last hand-over. NULL ok. */

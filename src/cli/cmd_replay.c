@@ -174,7 +174,7 @@ static char *join_argv(int argc, char **argv) {
 static void print_summary(const struct sc_replay_cfg *cfg, const struct sc_replay_summary *s) {
   if (sc_log_get_level() < SC_LOG_INFO) return;
   static const char *names[SC_T_COUNT] = {"current", "candidate", "secondary"};
-  fprintf(stderr, "run %lld %s: %llu exchanges in %.1fs (%llu read, %llu filtered)\n", (long long)s->run_id,
+  fprintf(stderr, "run %lld %s: %llu exchanges in %.2fs (%llu read, %llu filtered)\n", (long long)s->run_id,
           s->status, (unsigned long long)s->exchanges, s->elapsed_s, (unsigned long long)s->read,
           (unsigned long long)s->filtered);
   for (int i = 0; i < SC_T_COUNT; i++) {

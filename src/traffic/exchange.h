@@ -42,12 +42,14 @@ struct sc_http_msg {
   size_t body_len;
   uint64_t body_wire_len;/* full body length seen (>= body_len when truncated) */
   /* NULL: every pointer above is its own allocation. Otherwise one heap block
-   * holding headers[] and the bytes of method, target, reason and every header
-   * name and value, freed as a whole (capture and the traffic file reader
-   * build messages this way: one allocation instead of one per string).
-   * body is always its own. Call
+   * of arena_cap bytes holding headers[] and the bytes of method, target,
+   * reason and every header name and value, freed as a whole (capture and
+   * the traffic file reader build messages this way: one allocation instead
+   * of one per string). body is its own allocation unless it points inside
+   * the block (the traffic file reader puts it there). Call
    * sc_http_msg_unshare() before replacing or freeing any of those pointers. */
   void *arena;
+  size_t arena_cap;      /* bytes in arena; 0 when unknown (never reused) */
 };
 
 enum sc_exchange_flag {
@@ -91,8 +93,25 @@ void sc_exchange_release(struct sc_exchange *x);
  * and the body) and zeroes it. */
 void sc_http_msg_release(struct sc_http_msg *m);
 
-/* Gives method, target, reason, headers[] and each header name and value
- * their own allocation when they live in m->arena (then zeroed and freed, so
+/* Empties m like sc_http_msg_release() but keeps its arena block (arena and
+ * arena_cap stay, every other field is zeroed) for the traffic file reader
+ * to fill again: reading a file then costs no allocation per message once
+ * the block is large enough. The block is freed when it exceeds keep_max
+ * bytes. Only the reader may fill a kept block; anyone else sees a message
+ * with arena set and no fields, which sc_http_msg_release() frees. */
+void sc_http_msg_clear(struct sc_http_msg *m, size_t keep_max);
+/* sc_http_msg_clear on both messages, every other field zeroed. */
+void sc_exchange_clear(struct sc_exchange *x, size_t keep_max);
+
+/* Whether m->body lives inside m->arena (then it is not freed on its own). */
+int sc_http_msg_body_in_arena(const struct sc_http_msg *m);
+
+/* Replaces m->body with b (n bytes; b owned by m from now on), freeing the
+ * old body when it was its own allocation. */
+void sc_http_msg_set_body(struct sc_http_msg *m, uint8_t *b, size_t n);
+
+/* Gives method, target, reason, headers[], each header name and value and
+ * the body their own allocation when they live in m->arena (then zeroed and freed, so
  * no copy of a header value is left in freed memory); no-op otherwise.
  * Returns 0, or SC_ENOMEM with m unchanged. */
 int sc_http_msg_unshare(struct sc_http_msg *m);

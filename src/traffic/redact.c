@@ -379,9 +379,7 @@ static int redact_body(const struct sc_redact_cfg *cfg, struct sc_http_msg *m, i
   if (!s) return SC_ENOMEM;
   size_t n = strlen(s);
   uint64_t old_len = m->body_len;
-  free(m->body);
-  m->body = (uint8_t *)s;
-  m->body_len = n;
+  sc_http_msg_set_body(m, (uint8_t *)s, n);
   if (m->body_wire_len == old_len) m->body_wire_len = n;
   /* Keep Content-Length consistent with the body a replay will send. */
   if (sc_http_msg_unshare(m)) return SC_ENOMEM;

@@ -361,6 +361,8 @@ static void arena_need(const msgpack_object *o, size_t *n_hdrs, size_t *n_bytes)
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     if (key_is(k, "method") || key_is(k, "target") || key_is(k, "reason")) {
       if (is_bytes(v)) *n_bytes += bytes_size(v) + 1;
+    } else if (key_is(k, "body")) {
+      if (is_bytes(v) && bytes_size(v)) *n_bytes += bytes_size(v) + 1;
     } else if (key_is(k, "headers")) {
       if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > SC_TF_MAX_HEADERS_READ) continue;
       *n_hdrs += v->via.array.size;
@@ -447,12 +449,21 @@ static int read_msg(const msgpack_object *o, struct sc_http_msg *m, int lean, co
   struct arena arena, *a = NULL;
   if (lean) {
     /* nothing to allocate */
-  } else if (!m->arena && !m->method && !m->target && !m->reason && !m->headers) {
+  } else if (!m->method && !m->target && !m->reason && !m->headers && !m->body && (!m->arena || m->arena_cap)) {
+    /* fresh, or emptied by sc_http_msg_clear with its block kept: the block
+     * is reused when large enough (no allocation per record) */
     size_t nh, nb;
     arena_need(o, &nh, &nb);
     if (nh || nb) {
-      m->arena = malloc(nh * sizeof(struct sc_hdr) + nb + 1);
-      if (!m->arena) return SC_ENOMEM;
+      size_t need = nh * sizeof(struct sc_hdr) + nb + 1;
+      if (!m->arena || m->arena_cap < need) {
+        free(m->arena);
+        m->arena_cap = 0;
+        size_t cap = need < 512 ? 512 : need; /* one size serves most records */
+        m->arena = malloc(cap);
+        if (!m->arena) return SC_ENOMEM;
+        m->arena_cap = cap;
+      }
       arena.hdrs = m->arena;
       arena.str = (char *)(arena.hdrs + nh);
       arena.end = arena.str + nb + 1;
@@ -486,7 +497,19 @@ static int read_msg(const msgpack_object *o, struct sc_http_msg *m, int lean, co
       int rc = read_headers(v, m, a, why);
       if (rc) return rc;
     } else if (key_is(k, "body")) {
-      char *b = (char *)m->body;
+      if (a && !m->body) {
+        char *b = NULL;
+        size_t n = 0;
+        if (is_bytes(v) && bytes_size(v) == 0) {
+          /* an empty body is no body (arena_need left no room for it) */
+        } else if (arena_bytes(a, v, 1, &b, &n)) {
+          BAD("'body': expected binary");
+        }
+        m->body = (uint8_t *)b;
+        m->body_len = n;
+        continue;
+      }
+      char *b = sc_http_msg_body_in_arena(m) ? NULL : (char *)m->body;
       int g = get_bytes(v, 1, &b, &m->body_len);
       if (g == -2) return SC_ENOMEM;
       if (g) BAD("'body': expected binary");
@@ -805,8 +828,20 @@ const struct sc_tf_header *sc_tf_reader_header(const struct sc_tf_reader *r) { r
 
 int sc_tf_reader_compressed(const struct sc_tf_reader *r) { return r->dctx != NULL; }
 
+/* Arena blocks up to this size stay with the caller's exchange between
+ * records (sc_exchange_clear): the next record reuses the block. */
+#define TF_ARENA_KEEP (64u << 10)
+
+static int tf_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err);
+
 int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
-  sc_exchange_release(x);
+  int rc = tf_next(r, x, err);
+  if (rc != 1) sc_exchange_release(x); /* nothing kept once the reading ends */
+  return rc;
+}
+
+static int tf_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
+  sc_exchange_clear(x, TF_ARENA_KEEP);
   if (r->err_code) {
     if (err) *err = r->saved;
     return r->err_code;

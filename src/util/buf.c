@@ -35,7 +35,7 @@ void sc_buf_release(struct sc_buf *b) {
   b->cap = 0;
 }
 
-int sc_buf_reserve(struct sc_buf *b, size_t n) {
+int sc_buf_grow(struct sc_buf *b, size_t n) {
   if (n > b->max || b->len > b->max - n) return SC_ETOOBIG;
   size_t need = b->len + n + 1;
   if (need <= b->cap) return SC_OK;
@@ -54,18 +54,8 @@ int sc_buf_reserve(struct sc_buf *b, size_t n) {
   return SC_OK;
 }
 
-int sc_buf_append(struct sc_buf *b, const void *data, size_t n) {
-  int rc = sc_buf_reserve(b, n);
-  if (rc) return rc;
-  if (n) memcpy(b->p + b->len, data, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-  return SC_OK;
-}
-
 int sc_buf_puts(struct sc_buf *b, const char *s) { return sc_buf_append(b, s, strlen(s)); }
 
-int sc_buf_putc(struct sc_buf *b, char c) { return sc_buf_append(b, &c, 1); }
 
 int sc_buf_printf(struct sc_buf *b, const char *fmt, ...) {
   va_list ap;

@@ -89,12 +89,32 @@ static inline void sc_buf_reset(struct sc_buf *b) {
   if (b->cap) b->p[0] = '\0';
 }
 
-int sc_buf_append(struct sc_buf *b, const void *data, size_t n) SC_MUST_CHECK;
+/* Grows b for n more bytes (the slow path of sc_buf_reserve). */
+int sc_buf_grow(struct sc_buf *b, size_t n) SC_MUST_CHECK;
+/* Ensures room for n more bytes (capacity only). Inline: the request builder
+ * and the JSON writers of replay call it a few dozen times per exchange,
+ * nearly always with room to spare. */
+SC_MUST_CHECK static inline int sc_buf_reserve(struct sc_buf *b, size_t n) {
+  if (n <= b->max && b->len <= b->max - n && b->len + n < b->cap) return 0;
+  return sc_buf_grow(b, n);
+}
+SC_MUST_CHECK static inline int sc_buf_append(struct sc_buf *b, const void *data, size_t n) {
+  int rc = sc_buf_reserve(b, n);
+  if (rc) return rc;
+  if (n) memcpy(b->p + b->len, data, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return 0;
+}
+SC_MUST_CHECK static inline int sc_buf_putc(struct sc_buf *b, char c) {
+  int rc = sc_buf_reserve(b, 1);
+  if (rc) return rc;
+  b->p[b->len++] = c;
+  b->p[b->len] = '\0';
+  return 0;
+}
 int sc_buf_puts(struct sc_buf *b, const char *s) SC_MUST_CHECK;
-int sc_buf_putc(struct sc_buf *b, char c) SC_MUST_CHECK;
 int sc_buf_printf(struct sc_buf *b, const char *fmt, ...) SC_PRINTF(2, 3) SC_MUST_CHECK;
-/* Ensures room for n more bytes (capacity only). */
-int sc_buf_reserve(struct sc_buf *b, size_t n) SC_MUST_CHECK;
 /* Drops the first n bytes (n <= len). */
 void sc_buf_consume(struct sc_buf *b, size_t n);
 

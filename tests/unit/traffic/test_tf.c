@@ -789,3 +789,88 @@ Test(tf, progress_tracks_the_share_of_the_file_read) {
     free(path);
   }
 }
+
+/* The reader fills the caller's exchange in one block per message, body
+ * included, and reuses that block for the next record when it is large
+ * enough (no allocation per record); when the reading ends, nothing is
+ * kept. */
+Test(tf, reader_reuses_the_message_block_across_records) {
+  const struct variant *v = &variants[1]; /* plain-v4: bodies and headers */
+  char *path = tmpname();
+  write_file(path, v, 20, 0, NULL, 1);
+  struct sc_error err;
+  sc_error_init(&err);
+  struct sc_tf_reader *r = NULL;
+  cr_assert_eq(sc_tf_reader_open(&r, path, &err), 0, "%s", err.msg);
+  struct sc_exchange x, want;
+  memset(&x, 0, sizeof x);
+  void *first = NULL;
+  int n = 0, same = 0, rc;
+  while ((rc = sc_tf_reader_next(r, &x, &err)) == 1) {
+    n++;
+    make_exchange(&want, (uint64_t)n, v);
+    assert_exchange_eq(&x, &want);
+    sc_exchange_release(&want);
+    cr_assert_not_null(x.req.arena);
+    cr_assert_geq(x.req.arena_cap, 512u);
+    if (x.req.body) cr_assert(sc_http_msg_body_in_arena(&x.req), "record %d: body outside the block", n);
+    if (!first) first = x.req.arena;
+    else same += x.req.arena == first;
+  }
+  cr_assert_eq(rc, 0, "%s", err.msg);
+  cr_assert_eq(n, 20);
+  cr_assert_eq(same, 19, "the first block served every record (%d of 19)", same);
+  struct sc_exchange zero;
+  memset(&zero, 0, sizeof zero);
+  cr_assert_eq(memcmp(&x, &zero, sizeof x), 0, "nothing kept after the end");
+  sc_tf_reader_close(r);
+  unlink(path);
+  free(path);
+}
+
+Test(exchange, clear_keeps_the_block_and_unshare_copies_the_body_out) {
+  struct sc_http_msg m;
+  memset(&m, 0, sizeof m);
+  m.arena_cap = 256;
+  m.arena = malloc(m.arena_cap);
+  cr_assert_not_null(m.arena);
+  char *a = m.arena;
+  memcpy(a, "GET\0/x\0body", 11);
+  m.method = a;
+  m.target = a + 4;
+  m.body = (uint8_t *)a + 7;
+  m.body_len = 4;
+  cr_assert(sc_http_msg_body_in_arena(&m));
+  /* unshare: everything gets its own allocation, the body too */
+  cr_assert_eq(sc_http_msg_unshare(&m), 0);
+  cr_assert_null(m.arena);
+  cr_assert_eq(m.arena_cap, 0);
+  cr_assert_not(sc_http_msg_body_in_arena(&m));
+  cr_assert_str_eq(m.method, "GET");
+  cr_assert_eq(memcmp(m.body, "body", 4), 0);
+  /* set_body frees an owned body */
+  uint8_t *nb = malloc(3);
+  memcpy(nb, "new", 3);
+  sc_http_msg_set_body(&m, nb, 3);
+  cr_assert_eq(m.body, nb);
+  sc_http_msg_release(&m);
+  /* clear: the block stays (when not above keep_max), every field is emptied */
+  m.arena_cap = 128;
+  m.arena = malloc(m.arena_cap);
+  m.method = m.arena;
+  strcpy(m.method, "PUT");
+  m.body = malloc(2); /* its own allocation: freed by clear */
+  m.body_len = 2;
+  m.status = 7;
+  void *blk = m.arena;
+  sc_http_msg_clear(&m, 1024);
+  cr_assert_eq(m.arena, blk);
+  cr_assert_eq(m.arena_cap, 128);
+  cr_assert_null(m.method);
+  cr_assert_null(m.body);
+  cr_assert_eq(m.status, 0);
+  sc_http_msg_clear(&m, 64); /* above keep_max: freed */
+  cr_assert_null(m.arena);
+  cr_assert_eq(m.arena_cap, 0);
+  sc_http_msg_release(&m);
+}

@@ -23,4 +23,19 @@
 /* Reader: cap on header lines per message read from a file. */
 #define SC_TF_MAX_HEADERS_READ 65536
 
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* mp_decode.c: decodes exactly one msgpack object filling p[0..n) into out
+ * (containers allocated in z; strings, binaries and extensions point into
+ * p), the same tree msgpack_unpack() gives. Returns 0, SC_TF_MP_CORRUPT
+ * with *why set, or SC_TF_MP_NOMEM. */
+#define SC_TF_MP_CORRUPT (-1)
+#define SC_TF_MP_NOMEM (-2)
+int sc_tf_mp_decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *out, const char **why);
+/* Whether two trees are the same (floats compared bit for bit); for tests
+ * and the fuzz target, which hold the decoder to msgpack-c's. */
+int sc_tf_mp_same(const msgpack_object *a, const msgpack_object *b);
+
 #endif

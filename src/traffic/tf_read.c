@@ -2,9 +2,9 @@
  * tf_read.c - the streaming traffic file reader. Reads the preamble, then
  * frames one at a time (length, CRC-32, msgpack map) from a plain or zstd
  * stream, never holding more than one frame plus one read chunk. Every byte is
- * untrusted: lengths are capped, the CRC is checked, the msgpack structure is
- * pre-scanned (element counts bounded by the bytes left) before msgpack-c
- * builds objects, and every field's type is validated. Stage: traffic.
+ * untrusted: lengths are capped, the CRC is checked, the msgpack decoder
+ * (mp_decode.c) bounds every element count by the bytes left, and every
+ * field's type is validated. Stage: traffic.
  * Reference: schemas/traffic.md, msgpack spec, RFC 8878 (zstd).
  *
  * Invariants:
@@ -193,96 +193,12 @@ static int fail(struct sc_tf_reader *r, int code, struct sc_error *err, const ch
   return code;
 }
 
-/* ---- msgpack pre-scan -------------------------------------------------- */
+/* ---- numbers ------------------------------------------------------------ */
 
 static uint64_t be(const uint8_t *p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; i++) v = v << 8 | p[i];
   return v;
-}
-
-/* Walks one msgpack object of p[0..n) without building it: every declared
- * container count must fit in the bytes left (each element takes >= 1 byte),
- * so msgpack-c's allocations stay proportional to n. Returns 0 when the
- * payload is exactly one well-formed object. */
-static int prescan(const uint8_t *p, size_t n, const char **why) {
-  size_t i = 0;
-  uint64_t pending = 1;
-  while (pending) {
-    if (i >= n) {
-      *why = "msgpack: object ends early";
-      return -1;
-    }
-    uint8_t b = p[i++];
-    uint64_t skip = 0, items = 0;
-    int lenbytes = 0, extra = 0;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-    } else if (b >= 0x80 && b <= 0x8f) {
-      items = 2u * (b & 0x0f);
-    } else if (b >= 0x90 && b <= 0x9f) {
-      items = b & 0x0f;
-    } else if (b >= 0xa0 && b <= 0xbf) {
-      skip = b & 0x1f;
-    } else {
-      switch (b) {
-      case 0xc4: case 0xd9: lenbytes = 1; break;
-      case 0xc5: case 0xda: lenbytes = 2; break;
-      case 0xc6: case 0xdb: lenbytes = 4; break;
-      case 0xc7: lenbytes = 1; extra = 1; break;
-      case 0xc8: lenbytes = 2; extra = 1; break;
-      case 0xc9: lenbytes = 4; extra = 1; break;
-      case 0xca: skip = 4; break;
-      case 0xcb: skip = 8; break;
-      case 0xcc: case 0xd0: skip = 1; break;
-      case 0xcd: case 0xd1: skip = 2; break;
-      case 0xce: case 0xd2: skip = 4; break;
-      case 0xcf: case 0xd3: skip = 8; break;
-      case 0xd4: skip = 2; break;
-      case 0xd5: skip = 3; break;
-      case 0xd6: skip = 5; break;
-      case 0xd7: skip = 9; break;
-      case 0xd8: skip = 17; break;
-      case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-        int lb = (b == 0xdc || b == 0xde) ? 2 : 4;
-        if (n - i < (size_t)lb) {
-          *why = "msgpack: container header cut";
-          return -1;
-        }
-        items = be(p + i, lb);
-        i += (size_t)lb;
-        if (b >= 0xde) items *= 2;
-        break;
-      }
-      default:
-        *why = "msgpack: invalid type byte 0xc1";
-        return -1;
-      }
-    }
-    if (lenbytes) {
-      if (n - i < (size_t)lenbytes) {
-        *why = "msgpack: length cut";
-        return -1;
-      }
-      skip = be(p + i, lenbytes) + (uint64_t)extra;
-      i += (size_t)lenbytes;
-    }
-    if (skip > n - i) {
-      *why = "msgpack: string or binary longer than the record";
-      return -1;
-    }
-    i += (size_t)skip;
-    pending--;
-    if (items && pending + items > n - i) {
-      *why = "msgpack: container count larger than the record";
-      return -1;
-    }
-    pending += items;
-  }
-  if (i != n) {
-    *why = "msgpack: bytes after the record's map";
-    return -1;
-  }
-  return 0;
 }
 
 /* ---- typed field access ------------------------------------------------ */
@@ -684,16 +600,13 @@ static int next_frame(struct sc_tf_reader *r, uint32_t max_len, const msgpack_ob
   (void)crc;
 #endif
   const char *why = NULL;
-  if (prescan(p, len, &why)) return fail(r, SC_ECORRUPT, err, why);
-  size_t off = 0;
-  /* one zone for the reader's life, emptied per frame (msgpack_unpack_next
-   * would free and allocate one per frame) */
+  /* one zone for the reader's life, emptied per frame */
   if (r->unp.zone) msgpack_zone_clear(r->unp.zone);
   else r->unp.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
   if (!r->unp.zone) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
-  msgpack_unpack_return ur = msgpack_unpack((const char *)p, len, &off, r->unp.zone, &r->unp.data);
-  if (ur == MSGPACK_UNPACK_NOMEM_ERROR) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
-  if (ur != MSGPACK_UNPACK_SUCCESS || off != len) return fail(r, SC_ECORRUPT, err, "msgpack: malformed record");
+  int dr = sc_tf_mp_decode(p, len, r->unp.zone, &r->unp.data, &why);
+  if (dr == SC_TF_MP_NOMEM) return sc_error_set(err, SC_ENOMEM, "out of memory reading '%s'", r->path);
+  if (dr) return fail(r, SC_ECORRUPT, err, why);
   const msgpack_object *o = &r->unp.data;
   if (o->type != MSGPACK_OBJECT_MAP) return fail(r, SC_ECORRUPT, err, "record is not a map");
   r->start += SC_TF_FRAME_PREFIX + (size_t)len;

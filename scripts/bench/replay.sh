@@ -102,7 +102,9 @@ for r in $(seq 1 "$rounds"); do
   w2=$(wrk -c 64 -d "${WRK_SECONDS}s" -s "$T/same.lua" "$URL" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
   w1=$(wrk -t 1 -c 64 -d "${WRK_SECONDS}s" -s "$T/same.lua" "$URL" 2>&1 | awk '/^Requests\/sec:/ {print $2}')
   rm -f "$T"/max.db*
-  "$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --no-progress --db "$T/max.db" 2>"$T/max.err"
+  # as long as wrk runs: the file replayed in a loop for WRK_SECONDS
+  "$SC" replay "$T/t.shdw" --current "$URL" --max --concurrency 64 --duration "${WRK_SECONDS}s" --loop --no-progress \
+    --no-analyze --db "$T/max.db" 2>"$T/max.err"
   line=$(grep -E '^run [0-9]+ completed' "$T/max.err")
   n=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\1/' <<<"$line")
   s=$(sed -E 's/.*: ([0-9]+) exchanges in ([0-9.]+)s.*/\2/' <<<"$line")

@@ -9,8 +9,8 @@
 # and prints exchanges/s, ratios, peak RSS and whether every request tshark
 # finds was also found by shadowctl.
 # Usage: scripts/bench/capture.sh [BUILD_DIR] [MIN_EXCHANGES]
-# Short runs (tcpdump, shadowctl) are repeated REPEAT times (default 5) and
-# their medians compared; tshark (about 20 s) runs once.
+# Each tool runs several times, alternating (REPEAT rounds, default 5; tshark,
+# about 20 s a run, in TSHARK_REPEAT of them, default 3): medians compared.
 # BENCH_KEEP=FILE keeps the generated capture; BENCH_PCAP=FILE skips the
 # generation (nginx, wrk, tcpdump) and times that capture instead, so runs
 # before and after a change read the same file.
@@ -84,25 +84,31 @@ timeit() { # name cmd...
   e=$(date +%s.%N)
   echo "$name $(echo "$e - $s" | bc -l) $(tail -1 "$T/$name.rss")"
 }
-# the sub-second runs are repeated (REPEAT, default 5, alternating tools) and
-# their median taken: one run of 0.3 s moves by 10% on a shared machine
+# every tool runs several times, alternating (REPEAT rounds, default 5; tshark
+# in the first TSHARK_REPEAT of them, default 3), and the medians are
+# compared: one run moves by 10-30% on this shared machine, tshark's too
 median_of() { # name -> "name median_seconds max_rss" over the collected runs
   sort -n -k2 "$T/runs.$1" | awk -v n="$(wc -l <"$T/runs.$1")" -v name="$1" '
     { s[NR] = $2; if ($3 > m) m = $3 }
     END { med = n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2; print name, med, m }'
 }
+sync                  # the generator's capture and copies reach the disk before any timing
 cat "$F" > /dev/null  # warm the page cache
-: >"$T/runs.tcpdump"; : >"$T/runs.sc_plain"; : >"$T/runs.sc_zstd"
-for _ in $(seq 1 "${REPEAT:-5}"); do
+: >"$T/runs.tcpdump"; : >"$T/runs.sc_plain"; : >"$T/runs.sc_zstd"; : >"$T/runs.tshark"
+for round in $(seq 1 "${REPEAT:-5}"); do
   timeit tcpdump tcpdump -r "$F" -w /dev/null >>"$T/runs.tcpdump"
   rm -f "$T/plain.shdw" "$T/zstd.shdw" # a fresh file each run (not the truncation of the last one)
   timeit sc_plain "$sc" capture -r "$F" --no-compress -o "$T/plain.shdw" >>"$T/runs.sc_plain"
   timeit sc_zstd "$sc" capture -r "$F" -o "$T/zstd.shdw" >>"$T/runs.sc_zstd"
+  if [ "$round" -le "${TSHARK_REPEAT:-3}" ]; then
+    timeit tshark tshark -r "$F" -Y "http.request or http.response" -T fields -e tcp.stream -e http.request.method \
+      -e http.request.uri -e http.response.code >>"$T/runs.tshark"
+  fi
 done
 r_tcpdump=$(median_of tcpdump)
 r_plain=$(median_of sc_plain)
 r_zstd=$(median_of sc_zstd)
-r_tshark=$(timeit tshark tshark -r "$F" -Y "http.request or http.response" -T fields -e tcp.stream -e http.request.method -e http.request.uri -e http.response.code)
+r_tshark=$(median_of tshark)
 
 n_sc=$("$sc" inspect --count "$T/plain.shdw")
 n_sc_paired=$(( n_sc - $("$sc" inspect --count --status 0 "$T/plain.shdw") ))

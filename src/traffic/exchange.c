@@ -25,7 +25,7 @@ void sc_http_msg_set_body(struct sc_http_msg *m, uint8_t *b, size_t n) {
 
 /* Frees what m owns outside its arena block. */
 static void free_owned(struct sc_http_msg *m) {
-  if (m->body && !sc_http_msg_body_in_arena(m)) free(m->body);
+  sc_http_msg_set_body(m, NULL, 0);
   if (!m->arena && (m->method || m->target || m->reason || m->headers)) {
     free(m->method);
     free(m->target);

@@ -40,16 +40,10 @@ static int bad(struct mp_dec *d, const char *why) {
   return -1;
 }
 
-static uint64_t be(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = v << 8 | p[i];
-  return v;
-}
-
 /* Takes an n-byte big-endian number. */
 static int take_num(struct mp_dec *d, int n, uint64_t *v, const char *why) {
   if (d->end - d->p < n) return bad(d, why);
-  *v = be(d->p, n);
+  *v = sc_tf_be(d->p, n);
   d->p += n;
   return 0;
 }
@@ -64,37 +58,49 @@ static int take_bytes(struct mp_dec *d, uint64_t n, const char **out) {
 
 static int decode(struct mp_dec *d, msgpack_object *o, int depth);
 
+/* Room for a container of n elements, each at least min_bytes of input,
+ * at this depth: NULL with the refusal recorded (d->why or d->nomem), or
+ * elem_size * n bytes from the zone; *empty set when the container is empty
+ * (nothing allocated). msgpack-c refuses any container, empty or not,
+ * inside MP_MAX_DEPTH non-empty ones. */
+static void *container(struct mp_dec *d, uint64_t n, uint64_t min_bytes, size_t elem_size, int depth, int *empty) {
+  *empty = 0;
+  if (depth >= MP_MAX_DEPTH) {
+    bad(d, "msgpack: containers nested deeper than 32 levels");
+    return NULL;
+  }
+  if (n > (uint64_t)(d->end - d->p) / min_bytes) {
+    bad(d, "msgpack: container count larger than the record");
+    return NULL;
+  }
+  if (!n) {
+    *empty = 1;
+    return NULL;
+  }
+  void *m = msgpack_zone_malloc(d->z, (size_t)n * elem_size);
+  if (!m) d->nomem = 1;
+  return m;
+}
+
 static int decode_array(struct mp_dec *d, msgpack_object *o, uint64_t n, int depth) {
+  int empty;
+  msgpack_object *a = container(d, n, 1, sizeof *a, depth, &empty);
   o->type = MSGPACK_OBJECT_ARRAY;
   o->via.array.size = (uint32_t)n;
-  o->via.array.ptr = NULL;
-  if (depth >= MP_MAX_DEPTH) return bad(d, "msgpack: containers nested deeper than 32 levels");
-  if (!n) return 0;
-  if (n > (uint64_t)(d->end - d->p)) return bad(d, "msgpack: container count larger than the record");
-  msgpack_object *a = msgpack_zone_malloc(d->z, (size_t)n * sizeof *a);
-  if (!a) {
-    d->nomem = 1;
-    return -1;
-  }
   o->via.array.ptr = a;
+  if (!a) return empty ? 0 : -1;
   for (uint64_t i = 0; i < n; i++)
     if (decode(d, &a[i], depth + 1)) return -1;
   return 0;
 }
 
 static int decode_map(struct mp_dec *d, msgpack_object *o, uint64_t n, int depth) {
+  int empty;
+  msgpack_object_kv *kv = container(d, n, 2, sizeof *kv, depth, &empty);
   o->type = MSGPACK_OBJECT_MAP;
   o->via.map.size = (uint32_t)n;
-  o->via.map.ptr = NULL;
-  if (depth >= MP_MAX_DEPTH) return bad(d, "msgpack: containers nested deeper than 32 levels");
-  if (!n) return 0;
-  if (n > (uint64_t)(d->end - d->p) / 2) return bad(d, "msgpack: container count larger than the record");
-  msgpack_object_kv *kv = msgpack_zone_malloc(d->z, (size_t)n * sizeof *kv);
-  if (!kv) {
-    d->nomem = 1;
-    return -1;
-  }
   o->via.map.ptr = kv;
+  if (!kv) return empty ? 0 : -1;
   for (uint64_t i = 0; i < n; i++)
     if (decode(d, &kv[i].key, depth + 1) || decode(d, &kv[i].val, depth + 1)) return -1;
   return 0;
@@ -125,7 +131,7 @@ static int decode(struct mp_dec *d, msgpack_object *o, int depth) {
   if (d->p >= d->end) return bad(d, "msgpack: object ends early");
   uint8_t b = *d->p++;
   uint64_t n;
-  const char *cut = "msgpack: length cut";
+  const char *cut = "msgpack: length cut", *early = "msgpack: object ends early";
   if (b <= 0x7f) {
     o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
     o->via.u64 = b;
@@ -161,7 +167,7 @@ static int decode(struct mp_dec *d, msgpack_object *o, int depth) {
     if (take_num(d, 1 << (b - 0xc7), &n, cut)) return -1;
     return decode_ext(d, o, n);
   case 0xca: { /* float 32 */
-    if (take_num(d, 4, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 4, &n, early)) return -1;
     uint32_t u = (uint32_t)n;
     float f;
     memcpy(&f, &u, sizeof f);
@@ -170,7 +176,7 @@ static int decode(struct mp_dec *d, msgpack_object *o, int depth) {
     return 0;
   }
   case 0xcb: { /* float 64 */
-    if (take_num(d, 8, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 8, &n, early)) return -1;
     double f;
     memcpy(&f, &n, sizeof f);
     o->type = MSGPACK_OBJECT_FLOAT64;
@@ -178,24 +184,24 @@ static int decode(struct mp_dec *d, msgpack_object *o, int depth) {
     return 0;
   }
   case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8/16/32/64 */
-    if (take_num(d, 1 << (b - 0xcc), &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 1 << (b - 0xcc), &n, early)) return -1;
     o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
     o->via.u64 = n;
     return 0;
   case 0xd0: /* int 8/16/32/64 */
-    if (take_num(d, 1, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 1, &n, early)) return -1;
     set_int(o, (int8_t)(uint8_t)n);
     return 0;
   case 0xd1:
-    if (take_num(d, 2, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 2, &n, early)) return -1;
     set_int(o, (int16_t)(uint16_t)n);
     return 0;
   case 0xd2:
-    if (take_num(d, 4, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 4, &n, early)) return -1;
     set_int(o, (int32_t)(uint32_t)n);
     return 0;
   case 0xd3:
-    if (take_num(d, 8, &n, "msgpack: object ends early")) return -1;
+    if (take_num(d, 8, &n, early)) return -1;
     set_int(o, (int64_t)n);
     return 0;
   case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext 1/2/4/8/16 */

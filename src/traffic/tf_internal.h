@@ -27,6 +27,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The n-byte (n <= 8) big-endian number at p: frame prefixes and msgpack
+ * lengths. */
+static inline uint64_t sc_tf_be(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
 /* mp_decode.c: decodes exactly one msgpack object filling p[0..n) into out
  * (containers allocated in z; strings, binaries and extensions point into
  * p), the same tree msgpack_unpack() gives. Returns 0, SC_TF_MP_CORRUPT

@@ -193,14 +193,6 @@ static int fail(struct sc_tf_reader *r, int code, struct sc_error *err, const ch
   return code;
 }
 
-/* ---- numbers ------------------------------------------------------------ */
-
-static uint64_t be(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = v << 8 | p[i];
-  return v;
-}
-
 /* ---- typed field access ------------------------------------------------ */
 
 static int key_is(const msgpack_object *k, const char *s) {
@@ -582,7 +574,7 @@ static int next_frame(struct sc_tf_reader *r, uint32_t max_len, const msgpack_ob
     return fail(r, SC_ETRUNC, err, "file ends inside a frame header");
   }
   const uint8_t *p = r->d + r->start;
-  uint32_t len = (uint32_t)be(p, 4), crc = (uint32_t)be(p + 4, 4);
+  uint32_t len = (uint32_t)sc_tf_be(p, 4), crc = (uint32_t)sc_tf_be(p + 4, 4);
   if (len == 0 || len > max_len) {
     char why[96];
     snprintf(why, sizeof why, "frame length %u out of range (1..%u)", len, max_len);
@@ -745,14 +737,6 @@ int sc_tf_reader_compressed(const struct sc_tf_reader *r) { return r->dctx != NU
  * records (sc_exchange_clear): the next record reuses the block. */
 #define TF_ARENA_KEEP (64u << 10)
 
-static int tf_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err);
-
-int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
-  int rc = tf_next(r, x, err);
-  if (rc != 1) sc_exchange_release(x); /* nothing kept once the reading ends */
-  return rc;
-}
-
 static int tf_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
   sc_exchange_clear(x, TF_ARENA_KEEP);
   if (r->err_code) {
@@ -821,6 +805,12 @@ static int tf_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_erro
   r->err_code = rc;
   if (err) r->saved = *err;
   else sc_error_set(&r->saved, rc, "%s", sc_strerror(rc));
+  return rc;
+}
+
+int sc_tf_reader_next(struct sc_tf_reader *r, struct sc_exchange *x, struct sc_error *err) {
+  int rc = tf_next(r, x, err);
+  if (rc != 1) sc_exchange_release(x); /* nothing kept once the reading ends */
   return rc;
 }
 
